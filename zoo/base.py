@@ -1,0 +1,163 @@
+"""`GenerativeModel`: the API every model of the zoo exposes, and its Keras training step."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo import objectives
+
+
+def as_stateless_seed(seed):
+    """An int32 [2] stateless seed from an int, a pair, or a tensor of shape [2]."""
+    if isinstance(seed, (int, np.integer)):
+        return tf.constant([int(seed), 0], dtype=tf.int32)
+    seed = tf.convert_to_tensor(seed)
+    if seed.shape.rank != 1 or (seed.shape[0] is not None and seed.shape[0] != 2):
+        raise ValueError(f"A seed is an int or a pair of ints, got shape {seed.shape}.")
+    return tf.cast(seed, tf.int32)
+
+
+class GenerativeModel(keras.Model):
+    """Base class of the zoo's generative models: a Keras model with a probabilistic API.
+
+    Subclasses define `posterior(x)` -> q(z|x), `prior()` -> p(z), `likelihood(z)` -> p(x|z),
+    and `per_example_losses(x, training)` -> dict of [B] tensors holding "loss" and the entries of
+    `metric_names`. This class derives the rest of the API (encode, decode, reconstruct, sample,
+    elbo, log_prob) and the Keras training/evaluation steps, which report `metric_names` as Keras
+    metrics. Models are built at construction, so saving keeps the optimizer state.
+
+    Args:
+        event_shape: shape of one observation, e.g. (28, 28, 1).
+        seed: seed of the model's random stream (sampling of z during training and evaluation).
+    """
+
+    metric_names = ("loss", "elbo", "kl", "reconstruction")
+    has_density = True  # False for models without log_prob (the deterministic autoencoder)
+
+    def __init__(self, event_shape, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in self.metric_names}
+
+    # --- the probabilistic model: subclasses define these -------------------------------------
+    def posterior(self, x):
+        """q(z|x) as a tfd distribution with batch shape [B]."""
+        raise NotImplementedError
+
+    def prior(self):
+        """p(z) as a tfd distribution."""
+        raise NotImplementedError
+
+    def likelihood(self, z):
+        """p(x|z) as a tfd distribution; z may carry extra leading sample dimensions."""
+        raise NotImplementedError
+
+    def per_example_losses(self, x, training=False):
+        """Dict of [B] tensors: "loss" (what training minimises) and each of `metric_names`."""
+        raise NotImplementedError
+
+    # --- derived API -------------------------------------------------------------------------
+    def encode(self, x):
+        """Posterior mean E[z|x]."""
+        return self.posterior(x).mean()
+
+    def decode(self, z):
+        """Mean of p(x|z)."""
+        return self.likelihood(z).mean()
+
+    def reconstruct(self, x):
+        """decode(encode(x)): the mean image at the posterior mean."""
+        return self.decode(self.encode(x))
+
+    def sample(self, num_samples, seed=None):
+        """Draws z ~ p(z) and returns the mean images of p(x|z), shape [num_samples, *event]."""
+        z = self.prior().sample(num_samples, seed=self.next_seed(seed))
+        return self.decode(z)
+
+    def elbo(self, x, seed=None):
+        """Per-example evidence lower bound (one Monte Carlo sample of z), in nats."""
+        return objectives.elbo(
+            self.check_input(x), self.posterior(x), self.prior(), self.likelihood,
+            seed=self.next_seed(seed),
+        )["elbo"]
+
+    def log_prob(self, x, num_samples=5000, seed=None, chunk_size=500):
+        """Per-example importance-weighted estimate of log p(x) (the IWAE bound with k samples).
+
+        Args:
+            x: observations [B, *event_shape].
+            num_samples: k; 5000 is the standard protocol for test NLL.
+            seed: int, pair, or int32 [2] tensor; None draws from the model's seed stream.
+            chunk_size: samples evaluated at once; lower it if memory is short.
+        """
+        x = self.check_input(x)
+        q_z, p_z = self.posterior(x), self.prior()
+
+        def log_weights(n, seed):
+            return objectives.log_importance_weights(x, q_z, p_z, self.likelihood, n, seed)[0]
+
+        return objectives.chunked_iwae_bound(
+            log_weights, int(num_samples), int(chunk_size), self.next_seed(seed)
+        )
+
+    def call(self, x, training=False):
+        return self.reconstruct(x)
+
+    # --- randomness and input checks ---------------------------------------------------------
+    def next_seed(self, seed=None):
+        """`seed` as a stateless int32 [2] seed, or the next one of the model's stream."""
+        if seed is None:
+            return tf.cast(self.seed_generator.next(), tf.int32)
+        return as_stateless_seed(seed)
+
+    def check_input(self, x):
+        """Converts x to a tensor and checks its per-example shape against `event_shape`."""
+        x = tf.convert_to_tensor(x)
+        if tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(
+                f"{type(self).__name__} expects a batch of shape [batch, "
+                f"{', '.join(map(str, self.event_shape))}], got {list(x.shape)}. Reshape the "
+                "images (e.g. x.reshape(-1, 28, 28, 1)) or build the model for this shape."
+            )
+        return x
+
+    # --- Keras training ----------------------------------------------------------------------
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        terms = self.per_example_losses(x, training=training)
+        # Global-batch average: correct under tf.distribute, the plain mean without it.
+        loss = tf.nn.compute_average_loss(terms["loss"])
+        if self.losses:
+            loss += tf.nn.scale_regularization_loss(tf.add_n(self.losses))
+        for name, tracker in self.trackers.items():
+            tracker.update_state(tf.reduce_mean(terms[name]))
+        return loss
+
+    def train_step(self, data):
+        x = _unpack(data)
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x=x, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        self.compute_loss(x=_unpack(data), training=False)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def predict_step(self, data):
+        return self.reconstruct(_unpack(data))
+
+    def get_config(self):
+        return {"name": self.name, "event_shape": list(self.event_shape), "seed": self.seed}
+
+
+def _unpack(data):
+    """Images from a batch that may be x, (x,), (x, y) or (x, y, sample_weight)."""
+    return data[0] if isinstance(data, (tuple, list)) else data

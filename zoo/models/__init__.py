@@ -1,0 +1,7 @@
+"""One model per file; each registers itself under its command-line name in `MODELS`."""
+
+from zoo.models.autoencoder import Autoencoder
+from zoo.models.encoder_decoder import EncoderDecoderModel
+from zoo.models.iwae import IWAE
+from zoo.models.registry import MODELS
+from zoo.models.vae import VAE

@@ -1,0 +1,97 @@
+"""`EncoderDecoderModel`: the shared body of models with an encoder, a decoder, heads and a prior."""
+
+import tensorflow as tf
+
+from zoo.base import GenerativeModel
+from zoo.distributions import get_likelihood
+from zoo.networks import make_networks
+from zoo.priors import get_prior
+
+
+class EncoderDecoderModel(GenerativeModel):
+    """Encoder network -> (subclass's code) -> decoder network -> likelihood head, plus a prior.
+
+    Subclasses add what maps encoder features to z (a posterior head, a deterministic code) and
+    the objective. Heads and priors run in float32 under mixed precision.
+
+    Args:
+        event_shape: shape of one observation, e.g. (28, 28, 1), or (H, W) of palette indices
+            for the "categorical" likelihood.
+        latent_dim: dimension of z.
+        network: "mlp" or "conv".
+        hidden_units: hidden layer sizes of the MLP (the conv networks use the last one).
+        activation: activation of the hidden layers.
+        conv_filters: channels of the stride-2 convolutions (conv networks only).
+        likelihood: "bernoulli", "gaussian", "gaussian_fixed" or "categorical".
+        likelihood_options: extra arguments of the likelihood head (e.g. {"scale": 0.1}).
+        prior: "normal" or "mixture".
+        prior_options: extra arguments of the prior (e.g. {"num_components": 10}).
+        seed: seed of the model's random stream.
+    """
+
+    def __init__(self, event_shape=(28, 28, 1), latent_dim=50, network="mlp",
+                 hidden_units=(200, 200), activation="tanh", conv_filters=(32, 64),
+                 likelihood="bernoulli", likelihood_options=None, prior="normal",
+                 prior_options=None, seed=None, **kwargs):
+        super().__init__(event_shape=event_shape, seed=seed, **kwargs)
+        self.latent_dim = int(latent_dim)
+        self.network = network
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.conv_filters = tuple(int(f) for f in conv_filters)
+        self.likelihood_name = likelihood
+        self.likelihood_options = dict(likelihood_options or {})
+        self.prior_name = prior
+        self.prior_options = dict(prior_options or {})
+        self.likelihood_head = get_likelihood(
+            likelihood, self.event_shape, name="likelihood_head", **self.likelihood_options
+        )
+        self.encoder_network, self.decoder_network = make_networks(
+            network, self.likelihood_head.feature_shape, self.hidden_units, activation,
+            self.conv_filters,
+        )
+        self.prior_layer = get_prior(prior, self.latent_dim, name="prior", **self.prior_options)
+
+    def build_encoder(self, features_shape):
+        """Builds the layers between encoder features and z (subclasses)."""
+        raise NotImplementedError
+
+    def build(self, input_shape=None):
+        feature_shape = (None, *self.likelihood_head.feature_shape)
+        self.encoder_network.build(feature_shape)
+        self.build_encoder(self.encoder_network.compute_output_shape(feature_shape))
+        self.decoder_network.build((None, self.latent_dim))
+        self.likelihood_head.build(self.decoder_network.compute_output_shape((None, self.latent_dim)))
+        self.built = True
+
+    def encoder_features(self, x):
+        """Encoder network features of x (palette indices are first turned into colours)."""
+        return self.encoder_network(self.likelihood_head.to_features(self.check_input(x)))
+
+    def likelihood_params(self, z):
+        """Parameters of p(x|z); z has shape [..., latent_dim] with any leading dimensions."""
+        z = tf.convert_to_tensor(z)
+        leading = tf.shape(z)[:-1]
+        features = self.decoder_network(tf.reshape(z, [-1, self.latent_dim]))
+        params = self.likelihood_head(features)
+        return tf.reshape(params, tf.concat([leading, self.likelihood_head.param_shape], 0))
+
+    def likelihood(self, z):
+        return self.likelihood_head.make_distribution(self.likelihood_params(z))
+
+    def decode(self, z):
+        return self.likelihood_head.mean(self.likelihood_params(z))
+
+    def prior(self):
+        return self.prior_layer.distribution()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim, network=self.network,
+            hidden_units=list(self.hidden_units), activation=self.activation,
+            conv_filters=list(self.conv_filters), likelihood=self.likelihood_name,
+            likelihood_options=self.likelihood_options, prior=self.prior_name,
+            prior_options=self.prior_options,
+        )
+        return config

@@ -1,0 +1,119 @@
+"""The shared maths of every latent-variable model: KL, the ELBO, the importance-weighted bound.
+
+Notation: q_z = q(z|x) (batch shape [B]), p_z = p(z), and `likelihood_fn(z)` returns p(x|z) for
+z of shape [S, B, d] (batch shape [S, B]). All returned terms are per example, shape [B].
+
+    ELBO(x)   = E_q[log p(x|z)] - KL(q(z|x) || p(z))  = -distortion - rate
+    IWAE_k(x) = E[log (1/k) sum_i p(x, z_i) / q(z_i|x)],  z_i ~ q(z|x)
+
+IWAE_1 = ELBO in expectation and IWAE_k increases to log p(x) as k grows (Burda et al. 2015), so
+IWAE_k with large k (5000) is the standard estimator of the test log-likelihood.
+"""
+
+import math
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+def kl_divergence(q_z, p_z, z=None):
+    """KL(q || p) per example: analytic where TFP has it, else the one-sample estimate at `z`.
+
+    Args:
+        q_z: posterior with batch shape [B].
+        p_z: prior (empty batch shape) or a distribution broadcastable against q_z.
+        z: samples from q_z, shape [S, B, d]; needed only when no analytic KL exists.
+
+    Returns:
+        (kl, analytic): the [B] tensor (averaged over the S samples when Monte Carlo) and whether
+        the analytic formula was used.
+    """
+    try:
+        return tfd.kl_divergence(q_z, p_z), True
+    except NotImplementedError:
+        if z is None:
+            raise ValueError(
+                f"No analytic KL between {type(q_z).__name__} and {type(p_z).__name__}; "
+                "pass samples z for the Monte Carlo estimate."
+            ) from None
+        return tf.reduce_mean(q_z.log_prob(z) - p_z.log_prob(z), axis=0), False
+
+
+def linear_warmup(step, warmup_steps):
+    """KL warm-up weight: rises linearly from 0 to 1 over `warmup_steps` (1 when that is 0)."""
+    if not warmup_steps:
+        return tf.constant(1.0)
+    step = tf.cast(step, tf.float32)
+    return tf.minimum(1.0, step / float(warmup_steps))
+
+
+def elbo(x, q_z, p_z, likelihood_fn, seed, num_samples=1, beta=1.0, analytic_kl=True):
+    """The evidence lower bound and its parts, per example.
+
+    loss = distortion + beta * rate is what a beta-VAE minimises (beta = 1: the plain VAE);
+    `elbo` itself is always the unweighted bound.
+
+    Args:
+        x: observations [B, ...].
+        q_z, p_z, likelihood_fn: see the module docstring.
+        seed: stateless seed, int32 [2].
+        num_samples: S, Monte Carlo samples of z per example for the reconstruction term.
+        beta: weight of the rate in `loss` (a scalar or scalar tensor, e.g. with KL warm-up).
+        analytic_kl: use the closed-form KL where it exists.
+
+    Returns:
+        dict of [B] tensors: loss, elbo, rate (the KL), distortion (-E log p(x|z)).
+    """
+    z = q_z.sample(num_samples, seed=seed)
+    distortion = -tf.reduce_mean(likelihood_fn(z).log_prob(x), axis=0)
+    if analytic_kl:
+        rate, _ = kl_divergence(q_z, p_z, z)
+    else:
+        rate = tf.reduce_mean(q_z.log_prob(z) - p_z.log_prob(z), axis=0)
+    beta = tf.cast(beta, rate.dtype)
+    return {
+        "loss": distortion + beta * rate,
+        "elbo": -(distortion + rate),
+        "rate": rate,
+        "distortion": distortion,
+    }
+
+
+def log_importance_weights(x, q_z, p_z, likelihood_fn, num_samples, seed):
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x); shape [num_samples, B].
+
+    Also returns the parts (log p(x|z), log p(z) - log q(z|x)) for reporting.
+    """
+    z = q_z.sample(num_samples, seed=seed)
+    log_px_given_z = likelihood_fn(z).log_prob(x)
+    log_pz_minus_qz = p_z.log_prob(z) - q_z.log_prob(z)
+    return log_px_given_z + log_pz_minus_qz, log_px_given_z, log_pz_minus_qz
+
+
+def iwae_bound(log_weights):
+    """IWAE_k = logsumexp_i(log w_i) - log k from log-weights of shape [k, B]; returns [B]."""
+    k = tf.cast(tf.shape(log_weights)[0], log_weights.dtype)
+    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k)
+
+
+def chunked_iwae_bound(log_weights_fn, num_samples, chunk_size, seed):
+    """IWAE_k computed `chunk_size` samples at a time, so k = 5000 fits in memory.
+
+    Args:
+        log_weights_fn: `(n, seed) -> [n, B]` log-weights of n fresh samples.
+        num_samples: k (a Python int).
+        chunk_size: samples per chunk.
+        seed: stateless seed, int32 [2]; each chunk gets its own folded seed.
+
+    Returns:
+        [B] tensor: logsumexp over all k log-weights minus log k.
+    """
+    total = None
+    for i, start in enumerate(range(0, num_samples, chunk_size)):
+        n = min(chunk_size, num_samples - start)
+        chunk_seed = tf.random.experimental.stateless_fold_in(seed, i)
+        lse = tf.reduce_logsumexp(log_weights_fn(n, chunk_seed), axis=0)
+        total = lse if total is None else tf.reduce_logsumexp(tf.stack([total, lse]), axis=0)
+    return total - math.log(num_samples)

@@ -1,0 +1,156 @@
+"""Model folders: config, weights, metadata (with sha256 of every file) and metrics, written
+atomically (a temporary folder renamed into place) and verified on load."""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+METRICS_FILE = "metrics.json"
+FORMAT_VERSION = 1
+
+
+class ModelFolderError(ValueError):
+    """A model folder that is missing, incomplete, tampered with or from another version."""
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(folder):
+    """Paths of all files under `folder`, relative to it, with '/' separators, sorted."""
+    found = []
+    for root, _, files in os.walk(folder):
+        for name in files:
+            found.append(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
+    return sorted(found)
+
+
+def write_json(path, data):
+    """Writes JSON through a temporary file and a rename, so a crash never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes private files; model folders are meant to be shared
+    os.replace(tmp, path)
+
+
+def replace_folder(source, target):
+    """Moves the finished folder `source` to `target`; an existing `target` is kept until then."""
+    target = os.path.abspath(target)
+    old = None
+    if os.path.exists(target):
+        old = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.old-")
+        os.rmdir(old)
+        os.replace(target, old)
+    os.replace(source, target)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=None):
+    """Writes `model` to `folder` atomically.
+
+    Args:
+        model: a zoo model.
+        folder: destination; a previous folder there is replaced only once the new one is complete.
+        metadata: dict merged into metadata.json (recipe, seed, data protocol, ...).
+        metrics: dict written to metrics.json.
+        write_extra: optional `fn(tmp_folder)` writing more files (pictures) before the rename.
+    """
+    folder = os.path.abspath(folder)
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}.tmp-")
+    os.chmod(tmp, 0o755)
+    try:
+        write_json(os.path.join(tmp, CONFIG_FILE), keras.saving.serialize_keras_object(model))
+        model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        if metrics is not None:
+            write_json(os.path.join(tmp, METRICS_FILE), metrics)
+        if write_extra is not None:
+            write_extra(tmp)
+        meta = dict(metadata or {})
+        meta["format_version"] = FORMAT_VERSION
+        meta["model_class"] = type(model).__name__
+        meta["versions"] = library_versions()
+        meta["sha256"] = {name: sha256(os.path.join(tmp, name))
+                          for name in list_files(tmp) if name != METADATA_FILE}
+        write_json(os.path.join(tmp, METADATA_FILE), meta)
+        replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ModelFolderError(f"{path} is not valid JSON ({e}); the file is corrupt.") from None
+
+
+def verify_folder(folder):
+    """Checks that every file listed in metadata.json is present and has its recorded sha256."""
+    meta_path = os.path.join(folder, METADATA_FILE)
+    if not os.path.isdir(folder):
+        raise ModelFolderError(f"No model folder at {folder}.")
+    if not os.path.exists(meta_path):
+        raise ModelFolderError(f"{folder} has no {METADATA_FILE}; it is not a complete model folder.")
+    meta = read_json(meta_path)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{folder} was written in model-folder format {meta.get('format_version')!r}; this "
+            f"version of the zoo reads format {FORMAT_VERSION}. Re-export it with a matching version."
+        )
+    for name, expected in meta.get("sha256", {}).items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            raise ModelFolderError(f"{folder} is missing {name}.")
+        if sha256(path) != expected:
+            raise ModelFolderError(
+                f"{path} does not match the sha256 recorded in {METADATA_FILE}: the file is "
+                "truncated or was modified. Restore the folder or retrain."
+            )
+    return meta
+
+
+def load_model_folder(folder, compile=True, learning_rate=1e-3):
+    """Loads a model folder written by `save_model_folder`, verifying its files first.
+
+    The config is deserialized in Keras safe mode; the model comes back compiled with Adam (the
+    optimizer state saved with the weights is restored), ready for `fit`.
+    """
+    verify_folder(folder)
+    config = read_json(os.path.join(folder, CONFIG_FILE))
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(folder, WEIGHTS_FILE))
+    return model
+
+
+def library_versions():
+    import numpy
+    import tensorflow
+    import tensorflow_probability
+
+    return {"tensorflow": tensorflow.__version__, "keras": keras.__version__,
+            "tensorflow_probability": tensorflow_probability.__version__,
+            "numpy": numpy.__version__}
