@@ -11,6 +11,7 @@ import gzip
 import importlib.metadata
 import os
 import pickle
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +71,10 @@ def check_images(x, name, event_shape=None):
 
 
 def _split_mnist(x_train, y_train, x_test, y_test, source):
+    for name, x in (("training images", x_train), ("test images", x_test)):
+        if np.asarray(x)[0].size != 784:
+            raise DataError(f"{source}: {name} have shape {np.asarray(x).shape[1:]}, expected "
+                            "28x28 MNIST images.")
     x_train = np.asarray(x_train, np.float32).reshape(-1, 28, 28, 1)
     x_test = np.asarray(x_test, np.float32).reshape(-1, 28, 28, 1)
     if x_train.max() > 1.0:  # 8-bit images
@@ -132,7 +137,7 @@ def load_mnist_file(path):
                 arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, KeyError) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
         raise DataError(f"MNIST file {path} is corrupt or unreadable ({e}). Delete it to fall "
                         "back to the embedded copy, or pass another --data-path.") from None
     return _split_mnist(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],

@@ -45,3 +45,36 @@ def importance_sampled_nll(model, x, num_samples=5000, batch_size=100, chunk_siz
         x, batch_size, seed, f"Test NLL (importance sampling, k={num_samples})", verbose,
     )
     return mean_and_stderr(-values)
+
+
+def test_reconstruction(model, x, batch_size=500, seed=0, verbose=True):
+    """Mean -log p(x|z) with z the code (or posterior mean) of each image, in nats."""
+    values = per_example(lambda b, s: -model.likelihood(model.encode(b)).log_prob(b), x,
+                         batch_size, seed, "Test reconstruction -log p(x|z)", verbose)
+    return mean_and_stderr(values)
+
+
+def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True):
+    """metrics.json content for a trained model, each figure with its protocol.
+
+    Models with a density get the test ELBO and the importance-sampled NLL; others (the
+    deterministic autoencoder) get the reconstruction log-loss.
+    """
+    n = len(x_test)
+    metrics = {"test_images": int(n), "protocol": {"data": data_protocol}}
+    if not model.has_density:
+        mean, se = test_reconstruction(model, x_test, verbose=verbose)
+        metrics.update(test_reconstruction=mean, test_reconstruction_stderr=se)
+        metrics["protocol"]["reconstruction"] = (
+            f"mean over the {n} test images of -log p(x|z) at the deterministic code z, in nats")
+        return metrics
+    mean, se = test_elbo(model, x_test, verbose=verbose)
+    metrics.update(test_elbo=mean, test_elbo_stderr=se)
+    metrics["protocol"]["elbo"] = (f"mean over the {n} test images of the one-sample ELBO, "
+                                   "in nats")
+    mean, se = importance_sampled_nll(model, x_test, num_samples=nll_samples, verbose=verbose)
+    metrics.update(test_nll=mean, test_nll_stderr=se, nll_num_samples=int(nll_samples))
+    metrics["protocol"]["nll"] = (
+        f"-mean over the {n} test images of the importance-weighted estimate of log p(x) with "
+        f"k={nll_samples} samples from q(z|x) (the IWAE bound), in nats")
+    return metrics

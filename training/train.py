@@ -129,25 +129,10 @@ def train(args, verbose=1):
               shuffle=False, verbose=verbose)  # the pipeline shuffles
     train_seconds = clock.seconds
 
-    elbo_mean, elbo_se = evaluation.test_elbo(model, arrays["x_test"], verbose=verbose)
-    metrics = {
-        "dataset": recipe["dataset"], "test_images": int(len(arrays["x_test"])),
-        "test_elbo": elbo_mean, "test_elbo_stderr": elbo_se,
-        "epochs": recipe["epochs"], "train_seconds": round(train_seconds, 1),
-        "protocol": {
-            "data": arrays["protocol"],
-            "elbo": "mean over the test set of the one-sample ELBO, in nats",
-        },
-    }
-    if model.has_density:
-        nll, nll_se = evaluation.importance_sampled_nll(
-            model, arrays["x_test"], num_samples=recipe["nll_samples"], verbose=verbose)
-        metrics.update(test_nll=nll, test_nll_stderr=nll_se, nll_num_samples=recipe["nll_samples"])
-        metrics["protocol"]["nll"] = (
-            f"-mean over the {len(arrays['x_test'])} test images of the importance-weighted "
-            f"estimate of log p(x) with k={recipe['nll_samples']} samples from q(z|x), in nats")
-    else:
-        print(f"{type(model).__name__} defines no density: no NLL.")
+    metrics = evaluation.standard_metrics(model, arrays["x_test"], recipe["nll_samples"],
+                                          arrays["protocol"], verbose=verbose)
+    metrics.update(dataset=recipe["dataset"], epochs=recipe["epochs"],
+                   train_seconds=round(train_seconds, 1))
     command = "python -m training train " + " ".join(
         f"--{k.replace('_', '-')} {shlex.quote(_cli_value(v))}" for k, v in sorted(recipe.items())
         if k not in ("resume", "out", "data_path", "jit_compile") and v is not None)
@@ -189,8 +174,11 @@ def summary(out, metrics):
         lines.append(f"Test NLL: {metrics['test_nll']:.2f} ± {metrics['test_nll_stderr']:.2f} nats "
                      f"(k={metrics['nll_num_samples']} importance samples, "
                      f"{metrics['test_images']} test images)")
-    lines.append(f"Test ELBO: {metrics['test_elbo']:.2f} nats; trained {metrics['epochs']} epochs "
-                 f"in {metrics['train_seconds']:.0f} s")
+    if "test_elbo" in metrics:
+        lines.append(f"Test ELBO: {metrics['test_elbo']:.2f} nats")
+    if "test_reconstruction" in metrics:
+        lines.append(f"Test reconstruction -log p(x|z): {metrics['test_reconstruction']:.2f} nats")
+    lines.append(f"Trained {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s")
     lines += [f"Samples: {os.path.join(out, 'samples.png')}",
               f"Reconstructions: {os.path.join(out, 'reconstructions.png')}"]
     return "\n".join(lines)

@@ -214,7 +214,7 @@ class CategoricalPaletteHead(LikelihoodHead):
     def to_features(self, x):
         return tf.gather(tf.constant(self.palette), tf.cast(x, tf.int32))
 
-    def quantize(self, images):
+    def to_indices(self, images):
         """Maps colour images `[..., C]` in [0, 1] to the index of the nearest palette colour."""
         images = np.asarray(images, dtype=np.float32)
         if images.shape[-1] != self.palette.shape[1]:

@@ -1,0 +1,129 @@
+"""`python -m training train`: the end-to-end run on tiny data, bad input, crash safety, resume."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo
+from training import train as train_lib
+from training.__main__ import main
+
+TINY_RUN = ["--dataset", "digits", "--epochs", "2", "--batch-size", "100", "--latent-dim", "4",
+            "--hidden-units", "32", "--nll-samples", "20", "--verbose", "0"]
+
+
+def tiny_args(out, **overrides):
+    args = {"dataset": "digits", "epochs": 2, "batch_size": 100, "latent_dim": 4,
+            "hidden_units": [32], "nll_samples": 20, "out": str(out)}
+    args.update(overrides)
+    return args
+
+
+def test_train_writes_a_complete_model_folder(tmp_path, capsys):
+    out = tmp_path / "vae"
+    assert main(["train", *TINY_RUN, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Test NLL:" in printed and "samples.png" in printed
+    for name in ("config.json", "model.weights.h5", "metadata.json", "metrics.json",
+                 "samples.png", "reconstructions.png"):
+        assert (out / name).exists(), name
+    assert any(f.name.startswith("events") for f in (out / "logs" / "samples").iterdir())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["test_nll"]) and metrics["nll_num_samples"] == 20
+    assert metrics["test_nll"] <= -metrics["test_elbo"] + 1.0  # IWAE_20 is above the ELBO
+    assert "k=20" in metrics["protocol"]["nll"] and "dynamic" in metrics["protocol"]["data"]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["recipe"]["model"] == "vae" and meta["versions"]["keras"]
+    assert meta["command"].startswith("python -m training train")
+    assert not (tmp_path / "vae.partial").exists()
+    model = zoo.load(str(out))
+    assert int(model.optimizer.iterations) == 2 * 11
+    assert model.latent_dim == 4
+
+
+@pytest.mark.parametrize("model", ["iwae", "autoencoder"])
+def test_other_models_train_from_the_cli(tmp_path, model):
+    out = tmp_path / model
+    assert main(["train", *TINY_RUN, "--epochs", "1", "--model", model, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert ("test_nll" in metrics) == (model != "autoencoder")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "gan"], "Unknown model 'gan'; choose one of"),
+    (["--dataset", "cifar"], "Unknown dataset 'cifar'"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--likelihood", "poisson"], "Unknown likelihood"),
+    (["--dataset", "mnist", "--data-path", "/no/such.npz"], "does not exist"),
+])
+def test_bad_input_exits_2_with_a_message(tmp_path, capsys, argv, message):
+    args = [a for a in TINY_RUN if a not in ("digits",)]
+    args = ["--dataset", "digits", *TINY_RUN[2:]] + argv
+    assert main(["train", *args, "--out", str(tmp_path / "x")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_previous_folder(tmp_path, monkeypatch):
+    out = tmp_path / "vae"
+    train_lib.train(tiny_args(out, epochs=1), verbose=0)
+    before = (out / "model.weights.h5").read_bytes()
+
+    original = zoo.VAE.per_example_losses
+
+    def nan_losses(self, x, training=False):
+        terms = original(self, x, training)
+        return {k: v * float("nan") for k, v in terms.items()}
+
+    monkeypatch.setattr(zoo.VAE, "per_example_losses", nan_losses)
+    with pytest.raises(train_lib.TrainingError, match="loss became nan at epoch 1, batch 1"):
+        train_lib.train(tiny_args(out, epochs=1), verbose=0)
+    assert (out / "model.weights.h5").read_bytes() == before
+    zoo.load(str(out))  # still complete and verified
+
+
+def test_killed_run_keeps_the_old_folder_and_resume_continues(tmp_path, monkeypatch):
+    out = tmp_path / "vae"
+    train_lib.train(tiny_args(out, epochs=1), verbose=0)
+    old_metrics = (out / "metrics.json").read_text()
+
+    class Killed(Exception):
+        pass
+
+    original = train_lib.WallClock.on_epoch_end
+
+    def kill_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise Killed()
+
+    monkeypatch.setattr(train_lib.WallClock, "on_epoch_end", kill_after_second_epoch)
+    with pytest.raises(Killed):
+        train_lib.train(tiny_args(out, epochs=4), verbose=0)
+    assert (out / "metrics.json").read_text() == old_metrics  # the old folder is intact
+    assert (tmp_path / "vae.partial" / "checkpoint").exists()
+    monkeypatch.setattr(train_lib.WallClock, "on_epoch_end", original)
+
+    seen_epochs = []
+    monkeypatch.setattr(train_lib.SampleGridToTensorBoard, "on_epoch_end",
+                        lambda self, epoch, logs=None: seen_epochs.append(epoch))
+    train_lib.train({"out": str(out), "resume": True}, verbose=0)
+    assert seen_epochs == [2, 3]  # epochs 1-2 were not run again
+    model = zoo.load(str(out))
+    assert int(model.optimizer.iterations) == 4 * 11  # the step counter carried over
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 4
+    assert not (tmp_path / "vae.partial").exists()
+
+
+def test_resume_without_a_checkpoint(tmp_path, capsys):
+    assert main(["train", *TINY_RUN, "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "Nothing to resume" in capsys.readouterr().err
+
+
+def test_module_runs_as_a_script(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "training", "train", "--help"],
+                            capture_output=True, text=True, cwd=os.getcwd())
+    assert result.returncode == 0 and "--nll-samples" in result.stdout
