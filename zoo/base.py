@@ -112,8 +112,14 @@ class GenerativeModel(keras.Model):
             return tf.cast(self.seed_generator.next(), tf.int32)
         return as_stateless_seed(seed)
 
+    def check_values(self, x):
+        """Raises ValueError if numpy observations are outside the likelihood's support."""
+
     def check_input(self, x):
-        """Converts x to a tensor and checks its per-example shape against `event_shape`."""
+        """Converts x to a tensor and checks its per-example shape against `event_shape` (and,
+        for numpy input, its values)."""
+        if isinstance(x, np.ndarray):
+            self.check_values(x)
         x = tf.convert_to_tensor(x)
         if tuple(x.shape[1:]) != self.event_shape:
             raise ValueError(
@@ -127,6 +133,12 @@ class GenerativeModel(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, np.ndarray):  # datasets are checked by their pipelines
+            self.check_values(x)
+            self.check_input(x[:1])
+        return super().fit(x, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         terms = self.per_example_losses(x, training=training)

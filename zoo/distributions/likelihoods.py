@@ -73,6 +73,14 @@ class LikelihoodHead(keras.layers.Layer):
         """Observations as float encoder input (identity here; palette indices -> colours)."""
         return tf.cast(x, tf.float32)
 
+    def check_values(self, x):
+        """Raises ValueError naming the problem if numpy observations are outside the support."""
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"{type(self).__name__} expects float images, got dtype {x.dtype}; "
+                             "divide 8-bit images by 255.")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("The images contain NaN or infinite values.")
+
     def make_distribution(self, params):
         """The distribution p(x|z) for parameters `params` (any leading batch shape)."""
         raise NotImplementedError
@@ -102,6 +110,14 @@ class BernoulliHead(LikelihoodHead):
 
     def mean(self, params):
         return tf.sigmoid(params)
+
+    def check_values(self, x):
+        super().check_values(x)
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise ValueError(
+                f"Bernoulli likelihood: pixel values span [{x.min():g}, {x.max():g}], expected "
+                "[0, 1] (binary images, or grey levels for dynamic binarization); divide 8-bit "
+                "images by 255.")
 
 
 @LIKELIHOODS.register("gaussian")
@@ -213,6 +229,14 @@ class CategoricalPaletteHead(LikelihoodHead):
 
     def to_features(self, x):
         return tf.gather(tf.constant(self.palette), tf.cast(x, tf.int32))
+
+    def check_values(self, x):
+        if not np.issubdtype(x.dtype, np.integer):
+            raise ValueError("Categorical palette likelihood expects integer palette indices, got "
+                             f"dtype {x.dtype}; convert colour images with `to_indices`.")
+        if x.size and (x.min() < 0 or x.max() >= self.num_colours):
+            raise ValueError(f"Palette indices span [{x.min()}, {x.max()}], expected [0, "
+                             f"{self.num_colours - 1}] for a palette of {self.num_colours}.")
 
     def to_indices(self, images):
         """Maps colour images `[..., C]` in [0, 1] to the index of the nearest palette colour."""

@@ -64,6 +64,9 @@ class EncoderDecoderModel(GenerativeModel):
         self.likelihood_head.build(self.decoder_network.compute_output_shape((None, self.latent_dim)))
         self.built = True
 
+    def check_values(self, x):
+        self.likelihood_head.check_values(x)
+
     def encoder_features(self, x):
         """Encoder network features of x (palette indices are first turned into colours)."""
         return self.encoder_network(self.likelihood_head.to_features(self.check_input(x)))
