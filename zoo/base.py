@@ -88,7 +88,7 @@ class GenerativeModel(keras.Model):
 
         Args:
             x: observations [B, *event_shape].
-            num_samples: k; 5000 is the standard protocol for test NLL.
+            num_samples: k (an int or int32 scalar tensor); 5000 is the standard protocol.
             seed: int, pair, or int32 [2] tensor; None draws from the model's seed stream.
             chunk_size: samples evaluated at once; lower it if memory is short.
         """
@@ -98,12 +98,39 @@ class GenerativeModel(keras.Model):
         def log_weights(n, seed):
             return objectives.log_importance_weights(x, q_z, p_z, self.likelihood, n, seed)[0]
 
-        return objectives.chunked_iwae_bound(
-            log_weights, int(num_samples), int(chunk_size), self.next_seed(seed)
-        )
+        return objectives.chunked_iwae_bound(log_weights, num_samples, chunk_size,
+                                             self.next_seed(seed))
 
     def call(self, x, training=False):
         return self.reconstruct(x)
+
+    # --- serving (zoo.export builds the SavedModel signatures from these) --------------------
+    input_dtype = "float32"
+
+    @property
+    def latent_shape(self):
+        """Shape of one z (the exported `decode` input)."""
+        return (self.latent_dim,)
+
+    def value_assertions(self, x):
+        """Graph-safe checks that observations lie in the likelihood's support."""
+        return []
+
+    def encode_outputs(self, x):
+        """Named outputs of the exported `encode` signature: posterior mean and stddev."""
+        q_z = self.posterior(x)
+        return {"mean": q_z.mean(), "stddev": q_z.stddev()}
+
+    def decode_outputs(self, z):
+        """Named outputs of the exported `decode` signature."""
+        return {"mean": self.decode(z)}
+
+    def serving_endpoints(self):
+        """Extra signatures beyond the standard five: {name: (fn, input TensorSpecs)}.
+
+        Conditional and semi-supervised models add theirs here (e.g. `classify`).
+        """
+        return {}
 
     # --- randomness and input checks ---------------------------------------------------------
     def next_seed(self, seed=None):

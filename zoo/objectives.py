@@ -10,8 +10,6 @@ IWAE_1 = ELBO in expectation and IWAE_k increases to log p(x) as k grows (Burda 
 IWAE_k with large k (5000) is the standard estimator of the test log-likelihood.
 """
 
-import math
-
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -101,19 +99,30 @@ def iwae_bound(log_weights):
 def chunked_iwae_bound(log_weights_fn, num_samples, chunk_size, seed):
     """IWAE_k computed `chunk_size` samples at a time, so k = 5000 fits in memory.
 
+    A `tf.while_loop`, so k may be a tensor (the exported `log_prob` signature feeds it); eager
+    callers and the export run the same code and agree for the same seed.
+
     Args:
         log_weights_fn: `(n, seed) -> [n, B]` log-weights of n fresh samples.
-        num_samples: k (a Python int).
-        chunk_size: samples per chunk.
-        seed: stateless seed, int32 [2]; each chunk gets its own folded seed.
+        num_samples: k, a Python int or int32 scalar tensor (at least 1).
+        chunk_size: samples per chunk (a Python int).
+        seed: stateless seed, int32 [2]; chunk i uses `stateless_fold_in(seed, i)`.
 
     Returns:
         [B] tensor: logsumexp over all k log-weights minus log k.
     """
-    total = None
-    for i, start in enumerate(range(0, num_samples, chunk_size)):
-        n = min(chunk_size, num_samples - start)
+    num_samples = tf.convert_to_tensor(num_samples, tf.int32)
+    chunk_size = tf.constant(int(chunk_size), tf.int32)
+    num_chunks = (num_samples + chunk_size - 1) // chunk_size
+
+    def chunk_logsumexp(i):
+        n = tf.minimum(chunk_size, num_samples - i * chunk_size)
         chunk_seed = tf.random.experimental.stateless_fold_in(seed, i)
-        lse = tf.reduce_logsumexp(log_weights_fn(n, chunk_seed), axis=0)
-        total = lse if total is None else tf.reduce_logsumexp(tf.stack([total, lse]), axis=0)
-    return total - math.log(num_samples)
+        return tf.reduce_logsumexp(log_weights_fn(n, chunk_seed), axis=0)
+
+    def body(i, total):
+        return i + 1, tf.reduce_logsumexp(tf.stack([total, chunk_logsumexp(i)]), axis=0)
+
+    _, total = tf.while_loop(lambda i, _: i < num_chunks, body,
+                             (tf.constant(1), chunk_logsumexp(tf.constant(0))))
+    return total - tf.math.log(tf.cast(num_samples, total.dtype))

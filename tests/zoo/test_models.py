@@ -130,12 +130,12 @@ def test_wrong_input_shape_is_named(model_case):
 
 def test_out_of_range_values_are_named():
     model = compiled("vae", {})
-    with pytest.raises(ValueError, match=r"span \[0, 255\], expected \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\].*divide 8-bit images by 255"):
         model.fit(np.linspace(0, 255, 256, dtype=np.float32).reshape(4, 8, 8, 1), verbose=0)
-    with pytest.raises(ValueError, match="expects float images, got dtype uint8"):
+    with pytest.raises(ValueError, match="expects float32 observations, got dtype uint8"):
         model.encode(np.zeros((4, 8, 8, 1), np.uint8))
     palette = make_model("vae", {"event_shape": (8, 8), "likelihood": "categorical"})
-    with pytest.raises(ValueError, match="expected \\[0, 15\\]"):
+    with pytest.raises(ValueError, match="must be in \\[0, 15\\]"):
         palette.encode(np.full((2, 8, 8), 16, np.int32))
 
 

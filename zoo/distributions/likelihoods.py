@@ -73,13 +73,30 @@ class LikelihoodHead(keras.layers.Layer):
         """Observations as float encoder input (identity here; palette indices -> colours)."""
         return tf.cast(x, tf.float32)
 
+    input_dtype = "float32"
+
+    def value_assertions(self, x):
+        """Graph-safe checks that observations lie in the support (used by exports and
+        `check_values`); each fails with a message naming the problem."""
+        return [tf.debugging.assert_all_finite(
+            x, "The images contain NaN or infinite values.")]
+
     def check_values(self, x):
         """Raises ValueError naming the problem if numpy observations are outside the support."""
-        if not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(f"{type(self).__name__} expects float images, got dtype {x.dtype}; "
-                             "divide 8-bit images by 255.")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("The images contain NaN or infinite values.")
+        wanted = np.integer if self.input_dtype.startswith("int") else np.floating
+        if not np.issubdtype(x.dtype, wanted):
+            raise ValueError(
+                f"{type(self).__name__} expects {self.input_dtype} observations, got dtype "
+                f"{x.dtype}" + ("; divide 8-bit images by 255." if wanted is np.floating else
+                                "; convert colour images with `to_indices`."))
+        try:
+            self.value_assertions(tf.convert_to_tensor(x, self.input_dtype))
+        except tf.errors.InvalidArgumentError as e:
+            raise ValueError(e.message.split("\n")[0]) from None
+
+    def serving_outputs(self, params):
+        """Named outputs of the exported `decode` signature."""
+        return {"mean": self.mean(params)}
 
     def make_distribution(self, params):
         """The distribution p(x|z) for parameters `params` (any leading batch shape)."""
@@ -111,13 +128,14 @@ class BernoulliHead(LikelihoodHead):
     def mean(self, params):
         return tf.sigmoid(params)
 
-    def check_values(self, x):
-        super().check_values(x)
-        if x.size and (x.min() < 0 or x.max() > 1):
-            raise ValueError(
-                f"Bernoulli likelihood: pixel values span [{x.min():g}, {x.max():g}], expected "
-                "[0, 1] (binary images, or grey levels for dynamic binarization); divide 8-bit "
-                "images by 255.")
+    def value_assertions(self, x):
+        message = ("Bernoulli likelihood: pixel values must be in [0, 1] (binary images, or grey "
+                   "levels for dynamic binarization); divide 8-bit images by 255.")
+        return [tf.debugging.assert_greater_equal(x, tf.zeros([], x.dtype), message=message),
+                tf.debugging.assert_less_equal(x, tf.ones([], x.dtype), message=message)]
+
+    def serving_outputs(self, params):
+        return {"mean": tf.sigmoid(params), "logits": params}
 
 
 @LIKELIHOODS.register("gaussian")
@@ -148,6 +166,10 @@ class GaussianHead(LikelihoodHead):
     def mean(self, params):
         return params[..., 0]
 
+    def serving_outputs(self, params):
+        return {"mean": params[..., 0],
+                "scale": tf.nn.softplus(params[..., 1]) + self.min_scale}
+
     def get_config(self):
         config = super().get_config()
         config.update(min_scale=self.min_scale)
@@ -176,6 +198,9 @@ class FixedScaleGaussianHead(LikelihoodHead):
 
     def mean(self, params):
         return params
+
+    def serving_outputs(self, params):
+        return {"mean": params, "scale": tf.fill(tf.shape(params), tf.cast(self.scale, params.dtype))}
 
     def get_config(self):
         config = super().get_config()
@@ -230,13 +255,15 @@ class CategoricalPaletteHead(LikelihoodHead):
     def to_features(self, x):
         return tf.gather(tf.constant(self.palette), tf.cast(x, tf.int32))
 
-    def check_values(self, x):
-        if not np.issubdtype(x.dtype, np.integer):
-            raise ValueError("Categorical palette likelihood expects integer palette indices, got "
-                             f"dtype {x.dtype}; convert colour images with `to_indices`.")
-        if x.size and (x.min() < 0 or x.max() >= self.num_colours):
-            raise ValueError(f"Palette indices span [{x.min()}, {x.max()}], expected [0, "
-                             f"{self.num_colours - 1}] for a palette of {self.num_colours}.")
+    input_dtype = "int32"
+
+    def value_assertions(self, x):
+        message = f"Palette indices must be in [0, {self.num_colours - 1}]."
+        return [tf.debugging.assert_greater_equal(x, tf.zeros([], x.dtype), message=message),
+                tf.debugging.assert_less(x, tf.cast(self.num_colours, x.dtype), message=message)]
+
+    def serving_outputs(self, params):
+        return {"mean": self.mean(params), "probabilities": tf.nn.softmax(params, axis=-1)}
 
     def to_indices(self, images):
         """Maps colour images `[..., C]` in [0, 1] to the index of the nearest palette colour."""

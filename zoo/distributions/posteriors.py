@@ -55,6 +55,11 @@ class PosteriorHead(keras.layers.Layer):
         """q(z|x) for parameters `params` of shape [..., params_size]."""
         raise NotImplementedError
 
+    def serving_outputs(self, params):
+        """Named outputs of the exported `encode` signature."""
+        q_z = self.make_distribution(params)
+        return {"mean": q_z.mean(), "stddev": q_z.stddev()}
+
     def get_config(self):
         config = super().get_config()
         config.update(latent_dim=self.latent_dim, min_scale=self.min_scale)
@@ -93,3 +98,7 @@ class FullCovarianceNormalHead(PosteriorHead):
         fill = tfb.FillScaleTriL(diag_bijector=tfb.Softplus(), diag_shift=self.min_scale)
         scale_tril = fill(params[..., self.latent_dim :])
         return tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)
+
+    def serving_outputs(self, params):
+        q_z = self.make_distribution(params)
+        return {"mean": q_z.mean(), "stddev": q_z.stddev(), "scale_tril": q_z.scale.to_dense()}

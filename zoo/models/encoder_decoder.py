@@ -67,6 +67,16 @@ class EncoderDecoderModel(GenerativeModel):
     def check_values(self, x):
         self.likelihood_head.check_values(x)
 
+    @property
+    def input_dtype(self):
+        return self.likelihood_head.input_dtype
+
+    def value_assertions(self, x):
+        return self.likelihood_head.value_assertions(x)
+
+    def decode_outputs(self, z):
+        return self.likelihood_head.serving_outputs(self.likelihood_params(z))
+
     def encoder_features(self, x):
         """Encoder network features of x (palette indices are first turned into colours)."""
         return self.encoder_network(self.likelihood_head.to_features(self.check_input(x)))

@@ -57,6 +57,9 @@ class VAE(EncoderDecoderModel):
     def posterior(self, x):
         return self.posterior_head.make_distribution(self.posterior_head(self.encoder_features(x)))
 
+    def encode_outputs(self, x):
+        return self.posterior_head.serving_outputs(self.posterior_head(self.encoder_features(x)))
+
     def kl_weight(self, training):
         """beta, times the warm-up factor during training."""
         if not training or not self.kl_warmup_steps or self.optimizer is None:

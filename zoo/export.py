@@ -1,0 +1,161 @@
+"""SavedModel export for TF Serving, through `keras.export.ExportArchive`.
+
+`export_model(model, "exports/vae_mnist")` writes `exports/vae_mnist/<version>/` (TF Serving's
+layout) with one SignatureDef per endpoint (DESIGN.md), plus `models.config` for
+`--model_config_file`:
+
+| signature | inputs | outputs |
+| --- | --- | --- |
+| serving_default | x | reconstruction |
+| encode | x | mean, stddev (full covariance: also scale_tril) |
+| decode | z | mean (Bernoulli: also logits; Gaussian: also scale; palette: also probabilities) |
+| sample | num_samples (int32 scalar), seed (int32 [2]) | x (mean images), z |
+| log_prob | x, num_samples (int32 scalar), seed (int32 [2]) | log_prob |
+
+Inputs have batch dimension None and the model's event shape. Randomness comes only from
+stateless ops seeded by the `seed` input, so a request is reproducible. Inputs are validated in
+the graph with `tf.debugging` asserts, which TF Serving returns as INVALID_ARGUMENT with the
+message. No XLA inside the signatures. The SavedModel needs neither this project nor TFP.
+"""
+
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+MAX_SAMPLES = 10000  # the largest num_samples accepted by `sample` and `log_prob`
+LOG_PROB_CHUNK = 500
+
+
+def _shape_assertion(x, event_shape, name):
+    """An assert that x is [batch, *event_shape], with a message a client can act on."""
+    expected = tf.constant(event_shape, tf.int32)
+    shape = tf.shape(x, out_type=tf.int32)
+    rank_ok = tf.equal(tf.size(shape), len(event_shape) + 1)
+    ok = tf.cond(rank_ok, lambda: tf.reduce_all(tf.equal(shape[1:], expected)),
+                 lambda: tf.constant(False))
+    message = (f"{name} must have shape [batch, {', '.join(map(str, event_shape))}]; got shape")
+    return tf.debugging.Assert(ok, [message, shape])
+
+
+def _checked(x, assertions):
+    with tf.control_dependencies(assertions):
+        return tf.identity(x)
+
+
+def _count_assertions(num_samples):
+    message = f"num_samples must be between 1 and {MAX_SAMPLES}"
+    return [tf.debugging.assert_greater_equal(num_samples, 1, message=message),
+            tf.debugging.assert_less_equal(num_samples, MAX_SAMPLES, message=message)]
+
+
+def standard_endpoints(model):
+    """{signature name: (fn, input specs)} for the five signatures of the table above."""
+    event = tuple(model.event_shape)
+    x_spec = tf.TensorSpec([None, *event], model.input_dtype, name="x")
+    z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
+    n_spec = tf.TensorSpec([], tf.int32, name="num_samples")
+    seed_spec = tf.TensorSpec([2], tf.int32, name="seed")
+
+    def checked_x(x):
+        return _checked(x, [_shape_assertion(x, event, "x"), *model.value_assertions(x)])
+
+    def serving_default(x):
+        return {"reconstruction": model.reconstruct(checked_x(x))}
+
+    def encode(x):
+        return model.encode_outputs(checked_x(x))
+
+    def decode(z):
+        return model.decode_outputs(_checked(z, [_shape_assertion(z, model.latent_shape, "z")]))
+
+    def sample(num_samples, seed):
+        num_samples = _checked(num_samples, _count_assertions(num_samples))
+        z = model.prior().sample(num_samples, seed=seed)
+        return {"x": model.decode(z), "z": z}
+
+    def log_prob(x, num_samples, seed):
+        num_samples = _checked(num_samples, _count_assertions(num_samples))
+        return {"log_prob": model.log_prob(checked_x(x), num_samples=num_samples, seed=seed,
+                                           chunk_size=LOG_PROB_CHUNK)}
+
+    endpoints = {
+        "serving_default": (serving_default, [x_spec]),
+        "encode": (encode, [x_spec]),
+        "decode": (decode, [z_spec]),
+        "sample": (sample, [n_spec, seed_spec]),
+    }
+    if model.has_density:
+        endpoints["log_prob"] = (log_prob, [x_spec, n_spec, seed_spec])
+    return endpoints
+
+
+def next_version(directory):
+    """1 + the largest numeric version folder in `directory` (1 when there is none)."""
+    versions = [int(d) for d in os.listdir(directory) if re.fullmatch(r"\d+", d)] \
+        if os.path.isdir(directory) else []
+    return max(versions, default=0) + 1
+
+
+def models_config(name, base_path):
+    """A TF Serving model config file (text protobuf) serving `name` from `base_path`."""
+    return ("model_config_list {\n  config {\n"
+            f"    name: \"{name}\"\n    base_path: \"{base_path}\"\n"
+            "    model_platform: \"tensorflow\"\n  }\n}\n")
+
+
+def docker_command(directory, name):
+    """The `docker run` line that serves `directory` with the official TF Serving image."""
+    return (f"docker run --rm -p 8500:8500 -p 8501:8501 "
+            f"-v \"{os.path.abspath(directory)}:/models/{name}\" tensorflow/serving "
+            f"--model_config_file=/models/{name}/models.config")
+
+
+def export_model(model, directory, version=None, name=None, verbose=False):
+    """Writes the SavedModel of `model` to `directory/<version>/` and `directory/models.config`.
+
+    Args:
+        model: a zoo GenerativeModel.
+        directory: the model's base path (TF Serving scans it for numeric versions).
+        version: version number; default the next free one. An existing version is never
+            overwritten.
+        name: the model name TF Serving serves it under; default the folder's name.
+
+    Returns:
+        The path of the version folder.
+    """
+    directory = os.path.abspath(directory)
+    name = name or os.path.basename(directory.rstrip(os.sep))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"Model name {name!r} may only hold letters, digits, '_', '.' and '-'.")
+    os.makedirs(directory, exist_ok=True)
+    version = next_version(directory) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"--version must be a positive integer, got {version}.")
+    target = os.path.join(directory, str(version))
+    if os.path.exists(target):
+        raise ValueError(f"{target} already exists; TF Serving versions are immutable. Pick "
+                         f"another --version (next free: {next_version(directory)}).")
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    endpoints = {**standard_endpoints(model), **model.serving_endpoints()}
+    for endpoint, (fn, specs) in endpoints.items():
+        # Wrapped in tf.function(autograph=False) without XLA: plain TF ops TF Serving can run.
+        archive.add_endpoint(endpoint, fn, input_signature=specs)
+
+    tmp = tempfile.mkdtemp(dir=directory, prefix=f".{version}.tmp-")
+    try:
+        archive.write_out(tmp, verbose=verbose)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    config_tmp = os.path.join(directory, ".models.config.tmp")
+    with open(config_tmp, "w") as f:
+        f.write(models_config(name, f"/models/{name}"))
+    os.replace(config_tmp, os.path.join(directory, "models.config"))
+    return target
