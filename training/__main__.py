@@ -51,12 +51,23 @@ def parser():
     t.add_argument("--resume", action="store_true", help="continue the unfinished run in <out>")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0 silent, 1 progress bar, 2 one line per epoch")
+    e = sub.add_parser("export", help="export a model folder as a SavedModel for TF Serving")
+    e.add_argument("model", help="a model folder (written by train or zoo.save)")
+    e.add_argument("--out", required=True, help="the model's base path; writes OUT/<version>/")
+    e.add_argument("--version", type=int, help="version number (default: the next free one)")
+    e.add_argument("--name", help="served model name (default: the --out folder's name)")
+
+    b = sub.add_parser("benchmark", help="measure speed")
+    b.add_argument("--mode", choices=["serving"], default="serving",
+                   help="serving: session-loader latency of an export's signatures")
+    b.add_argument("export_dir", help="an export version folder (OUT/<version>)")
+    b.add_argument("--repeats", type=int, default=50, help="timed calls per measurement")
     return p
 
 
 def main(argv=None):
     args = vars(parser().parse_args(argv))
-    command, verbose = args.pop("command"), args.pop("verbose")
+    command, verbose = args.pop("command"), args.pop("verbose", 1)
     from training.cli import run
 
     return run(command, args, verbose)

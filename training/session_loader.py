@@ -25,6 +25,7 @@ class LoadedModel:
     """A SavedModel in a TF1 session: `run(signature, **inputs)` returns a dict of arrays."""
 
     def __init__(self, export_dir):
+        tf.get_logger().setLevel("ERROR")  # the TF1 loader's deprecation notice
         self.graph = tf.Graph()
         self.session = tf.compat.v1.Session(graph=self.graph)
         with self.graph.as_default():

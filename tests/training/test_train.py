@@ -127,3 +127,24 @@ def test_module_runs_as_a_script(tmp_path):
     result = subprocess.run([sys.executable, "-m", "training", "train", "--help"],
                             capture_output=True, text=True, cwd=os.getcwd())
     assert result.returncode == 0 and "--nll-samples" in result.stdout
+
+
+def test_export_from_the_cli(tmp_path, capsys):
+    out = tmp_path / "vae"
+    assert main(["train", *TINY_RUN, "--epochs", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["export", str(out), "--out", str(tmp_path / "serve" / "vae_digits")]) == 0
+    printed = capsys.readouterr().out
+    assert (tmp_path / "serve" / "vae_digits" / "1" / "saved_model.pb").exists()
+    assert "docker run" in printed and "/models/vae_digits" in printed
+    assert main(["export", str(out), "--out", str(tmp_path / "serve" / "vae_digits"),
+                 "--version", "1"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["benchmark", str(tmp_path / "serve" / "vae_digits" / "1"),
+                 "--repeats", "3"]) == 0
+    assert "serving_default, batch 256" in capsys.readouterr().out
+
+
+def test_export_of_a_damaged_folder(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "e")]) == 2
+    assert "No model folder" in capsys.readouterr().err

@@ -1,0 +1,85 @@
+"""Model folders: atomic writes, sha256 verification, clear errors for damaged folders."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import zoo
+from tests.conftest import inputs_for, make_model
+from zoo.saving import ModelFolderError
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    model = make_model("vae", {})
+    model.compile(optimizer="adam")
+    return zoo.save(model, str(tmp_path / "m"), metadata={"recipe": {}}, metrics={"x": 1.0})
+
+
+def test_metadata_records_hashes_and_versions(folder):
+    meta = json.load(open(os.path.join(folder, "metadata.json")))
+    assert set(meta["sha256"]) == {"config.json", "model.weights.h5", "metrics.json"}
+    assert meta["versions"]["tensorflow"] and meta["model_class"] == "VAE"
+
+
+def test_tampered_file(folder):
+    with open(os.path.join(folder, "config.json"), "a") as f:
+        f.write(" ")
+    with pytest.raises(ModelFolderError, match="config.json does not match the sha256"):
+        zoo.load(folder)
+
+
+def test_truncated_weights(folder):
+    path = os.path.join(folder, "model.weights.h5")
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 2])
+    with pytest.raises(ModelFolderError, match="truncated or was modified"):
+        zoo.load(folder)
+
+
+def test_missing_file(folder):
+    os.remove(os.path.join(folder, "model.weights.h5"))
+    with pytest.raises(ModelFolderError, match="missing model.weights.h5"):
+        zoo.load(folder)
+
+
+def test_not_a_model_folder(tmp_path):
+    with pytest.raises(ModelFolderError, match="No model folder"):
+        zoo.load(str(tmp_path / "nothing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFolderError, match="no metadata.json"):
+        zoo.load(str(tmp_path / "empty"))
+
+
+def test_incompatible_format_version(folder):
+    path = os.path.join(folder, "metadata.json")
+    meta = json.load(open(path))
+    meta["format_version"] = 99
+    json.dump(meta, open(path, "w"))
+    with pytest.raises(ModelFolderError, match="format 99"):
+        zoo.load(folder)
+
+
+def test_failed_save_keeps_the_previous_folder(folder):
+    model = make_model("vae", {})
+    before = open(os.path.join(folder, "model.weights.h5"), "rb").read()
+
+    def fail(tmp):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        zoo.save(model, folder, write_extra=fail)
+    assert open(os.path.join(folder, "model.weights.h5"), "rb").read() == before
+    zoo.load(folder)
+    parent = os.path.dirname(folder)
+    assert [p for p in os.listdir(parent) if p.startswith(".")] == []
+
+
+def test_replacing_a_folder(folder):
+    model = make_model("vae", {"seed": 7})
+    zoo.save(model, folder)
+    loaded = zoo.load(folder)
+    x = inputs_for(model, n=2)
+    np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
