@@ -105,7 +105,7 @@ class GenerativeModel(keras.Model):
         return self.reconstruct(x)
 
     # --- serving (zoo.export builds the SavedModel signatures from these) --------------------
-    input_dtype = "float32"
+    observation_dtype = "float32"
 
     @property
     def latent_shape(self):

@@ -55,7 +55,7 @@ def _count_assertions(num_samples):
 def standard_endpoints(model):
     """{signature name: (fn, input specs)} for the five signatures of the table above."""
     event = tuple(model.event_shape)
-    x_spec = tf.TensorSpec([None, *event], model.input_dtype, name="x")
+    x_spec = tf.TensorSpec([None, *event], model.observation_dtype, name="x")
     z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
     n_spec = tf.TensorSpec([], tf.int32, name="num_samples")
     seed_spec = tf.TensorSpec([2], tf.int32, name="seed")

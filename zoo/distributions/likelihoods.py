@@ -73,7 +73,7 @@ class LikelihoodHead(keras.layers.Layer):
         """Observations as float encoder input (identity here; palette indices -> colours)."""
         return tf.cast(x, tf.float32)
 
-    input_dtype = "float32"
+    observation_dtype = "float32"
 
     def value_assertions(self, x):
         """Graph-safe checks that observations lie in the support (used by exports and
@@ -83,14 +83,14 @@ class LikelihoodHead(keras.layers.Layer):
 
     def check_values(self, x):
         """Raises ValueError naming the problem if numpy observations are outside the support."""
-        wanted = np.integer if self.input_dtype.startswith("int") else np.floating
+        wanted = np.integer if self.observation_dtype.startswith("int") else np.floating
         if not np.issubdtype(x.dtype, wanted):
             raise ValueError(
-                f"{type(self).__name__} expects {self.input_dtype} observations, got dtype "
+                f"{type(self).__name__} expects {self.observation_dtype} observations, got dtype "
                 f"{x.dtype}" + ("; divide 8-bit images by 255." if wanted is np.floating else
                                 "; convert colour images with `to_indices`."))
         try:
-            self.value_assertions(tf.convert_to_tensor(x, self.input_dtype))
+            self.value_assertions(tf.convert_to_tensor(x, self.observation_dtype))
         except tf.errors.InvalidArgumentError as e:
             raise ValueError(e.message.split("\n")[0]) from None
 
@@ -255,7 +255,7 @@ class CategoricalPaletteHead(LikelihoodHead):
     def to_features(self, x):
         return tf.gather(tf.constant(self.palette), tf.cast(x, tf.int32))
 
-    input_dtype = "int32"
+    observation_dtype = "int32"
 
     def value_assertions(self, x):
         message = f"Palette indices must be in [0, {self.num_colours - 1}]."

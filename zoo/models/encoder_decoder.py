@@ -68,8 +68,8 @@ class EncoderDecoderModel(GenerativeModel):
         self.likelihood_head.check_values(x)
 
     @property
-    def input_dtype(self):
-        return self.likelihood_head.input_dtype
+    def observation_dtype(self):
+        return self.likelihood_head.observation_dtype
 
     def value_assertions(self, x):
         return self.likelihood_head.value_assertions(x)
