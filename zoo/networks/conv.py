@@ -2,8 +2,10 @@
 
 import keras
 
+from zoo.networks.stack import LayerStack
 
-class ConvEncoder(keras.layers.Layer):
+
+class ConvEncoder(LayerStack):
     """Stride-2 3x3 convolutions with `filters`, flatten, then Dense `hidden_units`.
 
     Args:
@@ -31,15 +33,10 @@ class ConvEncoder(keras.layers.Layer):
     def build(self, input_shape):
         if len(input_shape) == 3:  # a single-channel image without its channel axis
             input_shape = (*input_shape, 1)
-        for layer in self.stack:
-            layer.build(input_shape)
-            input_shape = layer.compute_output_shape(input_shape)
+        super().build(input_shape)
 
     def call(self, x):
-        h = x[..., None] if len(x.shape) == 3 else x
-        for layer in self.stack:
-            h = layer(h)
-        return h
+        return super().call(x[..., None] if len(x.shape) == 3 else x)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.hidden_units[-1])
@@ -51,7 +48,7 @@ class ConvEncoder(keras.layers.Layer):
         return config
 
 
-class ConvDecoder(keras.layers.Layer):
+class ConvDecoder(LayerStack):
     """Dense to a (H/2^n, W/2^n, filters[0]) map, then n stride-2 transposed convolutions.
 
     Outputs spatial features [B, H, W, filters[-1]]; the likelihood head projects each pixel.
@@ -93,17 +90,6 @@ class ConvDecoder(keras.layers.Layer):
                                          name=f"deconv_{i}")
             for i, f in enumerate(self.filters)
         ]
-
-    def build(self, input_shape):
-        for layer in self.stack:
-            layer.build(input_shape)
-            input_shape = layer.compute_output_shape(input_shape)
-
-    def call(self, z):
-        h = z
-        for layer in self.stack:
-            h = layer(h)
-        return h
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.event_shape[:2], self.filters[-1])

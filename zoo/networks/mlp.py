@@ -2,12 +2,14 @@
 
 import keras
 
+from zoo.networks.stack import LayerStack
 
-class MLPEncoder(keras.layers.Layer):
+
+class MLPEncoder(LayerStack):
     """Flatten, then Dense layers of `hidden_units` with `activation`; outputs [B, units[-1]].
 
     Args:
-        hidden_units: sizes of the hidden layers, e.g. (200, 200) as in Burda et al. 2015.
+        hidden_units: sizes of the hidden layers, e.g. (200, 200) as in Burda et al. 2016.
         activation: Keras activation name.
     """
 
@@ -21,20 +23,8 @@ class MLPEncoder(keras.layers.Layer):
             for i, u in enumerate(self.hidden_units)
         ]
 
-    def build(self, input_shape):
-        shape = self.flatten.compute_output_shape(input_shape)
-        for layer in self.dense_layers:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def call(self, x):
-        h = self.flatten(x)
-        for layer in self.dense_layers:
-            h = layer(h)
-        return h
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.hidden_units[-1])
+    def sublayers(self):
+        return [self.flatten, *self.dense_layers]
 
     def get_config(self):
         config = super().get_config()
