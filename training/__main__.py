@@ -49,6 +49,8 @@ def parser():
                    help="XLA-compile the training step")
     t.add_argument("--out", help="model folder (default runs/<model>_<dataset>)")
     t.add_argument("--resume", action="store_true", help="continue the unfinished run in <out>")
+    t.add_argument("--restart", action="store_true",
+                   help="discard an unfinished run in <out> and start again")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0 silent, 1 progress bar, 2 one line per epoch")
     e = sub.add_parser("export", help="export a model folder as a SavedModel for TF Serving")

@@ -96,13 +96,16 @@ def train(args, verbose=1):
             saved = json.load(f)
         # The architecture comes from the checkpoint; only --epochs may change on resume.
         recipe = {**saved, "epochs": args.get("epochs") or saved["epochs"], "resume": True}
+        recipe.pop("restart", None)
         print(f"Resuming {work} (recipe from the checkpoint, {recipe['epochs']} epochs).")
     else:
-        if os.path.exists(work):
-            print(f"Removing the unfinished run in {work} (use --resume to continue it).")
-            shutil.rmtree(work)
+        if os.path.exists(os.path.join(work, "checkpoint")) and not args.get("restart"):
+            raise TrainingError(
+                f"An unfinished run with a checkpoint is in {work}. Pass --resume to continue "
+                "it, or --restart to discard it and start again.")
+        shutil.rmtree(work, ignore_errors=True)  # at most a run that never reached a checkpoint
         os.makedirs(work)
-        write_json(recipe_path, {k: v for k, v in recipe.items() if k != "resume"})
+        write_json(recipe_path, {k: v for k, v in recipe.items() if k not in ("resume", "restart")})
 
     keras.utils.set_random_seed(recipe["seed"])
     dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
@@ -135,9 +138,9 @@ def train(args, verbose=1):
                    train_seconds=round(train_seconds, 1))
     command = "python -m training train " + " ".join(
         f"--{k.replace('_', '-')} {shlex.quote(_cli_value(v))}" for k, v in sorted(recipe.items())
-        if k not in ("resume", "out", "data_path", "jit_compile") and v is not None)
+        if k not in ("resume", "restart", "out", "data_path", "jit_compile") and v is not None)
     metadata = {
-        "recipe": {k: v for k, v in recipe.items() if k != "resume"},
+        "recipe": {k: v for k, v in recipe.items() if k not in ("resume", "restart")},
         "command": command, "seed": recipe["seed"],
         "data": {"dataset": recipe["dataset"], "source": dataset.source,
                  "protocol": arrays["protocol"], "split": "50k train / 10k validation / 10k test"

@@ -118,6 +118,25 @@ def test_killed_run_keeps_the_old_folder_and_resume_continues(tmp_path, monkeypa
     assert not (tmp_path / "vae.partial").exists()
 
 
+def test_an_unfinished_run_is_never_discarded_silently(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "vae"
+    original = train_lib.WallClock.on_epoch_end
+
+    def kill(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(train_lib.WallClock, "on_epoch_end", kill)
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train(tiny_args(out, epochs=3), verbose=0)
+    monkeypatch.setattr(train_lib.WallClock, "on_epoch_end", original)
+    assert main(["train", *TINY_RUN, "--out", str(out)]) == 2
+    assert "Pass --resume to continue it, or --restart" in capsys.readouterr().err
+    assert (tmp_path / "vae.partial" / "checkpoint").exists()
+    assert main(["train", *TINY_RUN, "--out", str(out), "--restart"]) == 0
+    assert not (tmp_path / "vae.partial").exists()
+
+
 def test_resume_without_a_checkpoint(tmp_path, capsys):
     assert main(["train", *TINY_RUN, "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "Nothing to resume" in capsys.readouterr().err
