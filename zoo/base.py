@@ -193,6 +193,24 @@ class GenerativeModel(keras.Model):
     def predict_step(self, data):
         return self.reconstruct(_unpack(data))
 
+    # --- presets -----------------------------------------------------------------------------
+    @classmethod
+    def from_preset(cls, name_or_path, compile=True):
+        """Loads a preset (or model folder) holding a model of this class."""
+        from zoo.presets import load
+
+        model = load(name_or_path, compile=compile)
+        if not isinstance(model, cls):
+            raise TypeError(f"{name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
+    def save_to_preset(self, folder, metadata=None, metrics=None, write_extra=None):
+        """Writes this model as a preset folder (weights without optimizer state), atomically."""
+        from zoo.saving import save_model_folder
+
+        return save_model_folder(self, folder, metadata=metadata, metrics=metrics,
+                                 write_extra=write_extra, include_optimizer=False)
+
     def get_config(self):
         return {"name": self.name, "event_shape": list(self.event_shape), "seed": self.seed}
 

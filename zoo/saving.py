@@ -61,7 +61,8 @@ def replace_folder(source, target):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=None):
+def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=None,
+                      include_optimizer=True):
     """Writes `model` to `folder` atomically.
 
     Args:
@@ -70,6 +71,8 @@ def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=No
         metadata: dict merged into metadata.json (recipe, seed, data protocol, ...).
         metrics: dict written to metrics.json.
         write_extra: optional `fn(tmp_folder)` writing more files (pictures) before the rename.
+        include_optimizer: keep the optimizer state with the weights (for resuming training);
+            presets leave it out, which makes them three times smaller.
     """
     folder = os.path.abspath(folder)
     parent = os.path.dirname(folder)
@@ -77,8 +80,16 @@ def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=No
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}.tmp-")
     os.chmod(tmp, 0o755)
     try:
-        write_json(os.path.join(tmp, CONFIG_FILE), keras.saving.serialize_keras_object(model))
-        model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        config = keras.saving.serialize_keras_object(model)
+        config.pop("compile_config", None)  # the loader compiles; the config is architecture only
+        write_json(os.path.join(tmp, CONFIG_FILE), config)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None or (include_optimizer and optimizer.built):
+            model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        else:
+            bare = type(model).from_config(model.get_config())
+            bare.set_weights(model.get_weights())
+            bare.save_weights(os.path.join(tmp, WEIGHTS_FILE))
         if metrics is not None:
             write_json(os.path.join(tmp, METRICS_FILE), metrics)
         if write_extra is not None:
@@ -139,11 +150,24 @@ def load_model_folder(folder, compile=True, learning_rate=1e-3):
     verify_folder(folder)
     config = read_json(os.path.join(folder, CONFIG_FILE))
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    if compile:
+    weights = os.path.join(folder, WEIGHTS_FILE)
+    if compile and has_optimizer_state(weights):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(folder, WEIGHTS_FILE))
+        model.load_weights(weights)
+    else:  # weights only (a preset): load before compiling, so no optimizer state is expected
+        model.load_weights(weights)
+        if compile:
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
+
+
+def has_optimizer_state(weights_path):
+    """Whether a Keras .weights.h5 file holds optimizer variables."""
+    import h5py
+
+    with h5py.File(weights_path, "r") as f:
+        return "optimizer" in f and len(f["optimizer"].get("vars", {})) > 0
 
 
 def library_versions():

@@ -166,4 +166,4 @@ def test_export_from_the_cli(tmp_path, capsys):
 
 def test_export_of_a_damaged_folder(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "e")]) == 2
-    assert "No model folder" in capsys.readouterr().err
+    assert "neither a model folder nor a preset" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def test_missing_file(folder):
 
 
 def test_not_a_model_folder(tmp_path):
-    with pytest.raises(ModelFolderError, match="No model folder"):
+    with pytest.raises(ModelFolderError, match="neither a model folder nor a preset"):
         zoo.load(str(tmp_path / "nothing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelFolderError, match="no metadata.json"):
@@ -83,3 +83,21 @@ def test_replacing_a_folder(folder):
     loaded = zoo.load(folder)
     x = inputs_for(model, n=2)
     np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
+
+
+def test_presets_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_PRESETS_DIR", str(tmp_path))
+    model = make_model("vae", {})
+    model.compile(optimizer="adam")
+    model.fit(inputs_for(model, n=16), epochs=1, verbose=0)
+    model.save_to_preset(str(tmp_path / "tiny_vae"), metrics={"test_nll": 1.0})
+    assert zoo.list_presets() == ["tiny_vae"]
+    loaded = zoo.VAE.from_preset("tiny_vae")
+    assert int(loaded.optimizer.iterations) == 0  # presets carry no optimizer state
+    x = inputs_for(model, n=2)
+    np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
+    loaded.fit(inputs_for(model, n=16), epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="holds a VAE, not a IWAE"):
+        zoo.IWAE.from_preset("tiny_vae")
+    with pytest.raises(ModelFolderError, match="Presets: tiny_vae"):
+        zoo.load("no_such_preset")
