@@ -53,6 +53,33 @@ def parser():
                    help="discard an unfinished run in <out> and start again")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0 silent, 1 progress bar, 2 one line per epoch")
+    v = sub.add_parser("evaluate", help="measure a preset or model folder with the standard "
+                       "protocols and merge the results into its metrics.json")
+    v.add_argument("model", help="preset name or model folder")
+    v.add_argument("--metrics", default="nll", help="comma-separated: elbo, nll, parzen, fd")
+    v.add_argument("--num-samples", type=int, default=5000, help="k for the NLL")
+    v.add_argument("--max-images", type=int, help="only the first N test images (quick checks)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--no-write", action="store_true", help="print only; leave metrics.json")
+
+    g = sub.add_parser("plot", help="draw pictures of a preset or model folder")
+    g.add_argument("model", help="preset name or model folder")
+    g.add_argument("--kind", default="samples",
+                   help="samples, reconstructions, manifold (2-D latents), scatter, interpolation")
+    g.add_argument("--out", help="PNG path (default: <kind>.png in the current folder)")
+    g.add_argument("--seed", type=int, default=0)
+
+    m = sub.add_parser("make-preset", help="train, evaluate and write a pretrained preset")
+    m.add_argument("name", help="a recipe of training/recipes.py (vae_mnist, vae2d_mnist, ...)")
+    m.add_argument("--from-run", help="adopt this finished run of the same recipe")
+    m.add_argument("--num-samples", type=int, default=5000, help="k for the NLL")
+
+    sub.add_parser("leaderboard", help="regenerate saved_models/README.md from the metrics files")
+
+    c = sub.add_parser("train-classifier", help="train the FD feature classifier preset")
+    c.add_argument("--out", default=None, help="default: saved_models/mnist_classifier")
+    c.add_argument("--epochs", type=int, default=3)
+
     e = sub.add_parser("export", help="export a model folder as a SavedModel for TF Serving")
     e.add_argument("model", help="a model folder (written by train or zoo.save)")
     e.add_argument("--out", required=True, help="the model's base path; writes OUT/<version>/")

@@ -19,6 +19,50 @@ def run(command, args, verbose=1):
             out, metrics = train(args, verbose=verbose)
             print(summary(out, metrics))
             return 0
+        if command == "evaluate":
+            from training.evaluate import evaluate, format_results, parse_metrics
+
+            results = evaluate(args["model"], parse_metrics(args["metrics"]),
+                               num_samples=args["num_samples"], max_images=args["max_images"],
+                               seed=args["seed"], write=not args["no_write"], verbose=verbose)
+            print(format_results(results))
+            return 0
+        if command == "plot":
+            import zoo
+            from training import data as data_lib
+            from training.plotting import plot
+            from zoo.presets import resolve
+            from zoo.saving import read_json
+
+            folder = resolve(args["model"])
+            model = zoo.load(folder, compile=False)
+            recipe = read_json(os.path.join(folder, "metadata.json")).get("recipe", {})
+            arrays = data_lib.prepare(data_lib.load_dataset(recipe.get("dataset", "mnist")),
+                                      recipe.get("binarization", "dynamic"))
+            path = plot(model, args["kind"], args["out"] or f"{args['kind']}.png",
+                        arrays["x_test"], arrays["y_test"], seed=args["seed"])
+            print(f"Picture: {path}")
+            return 0
+        if command == "make-preset":
+            from training.evaluate import format_results
+            from training.preset_builder import make_preset
+
+            folder, results = make_preset(args["name"], from_run=args["from_run"],
+                                          num_samples=args["num_samples"], verbose=verbose)
+            print(f"Preset: {folder}\n{format_results(results)}")
+            return 0
+        if command == "leaderboard":
+            from training.leaderboard import write_leaderboard
+
+            print(f"Leaderboard: {write_leaderboard()}")
+            return 0
+        if command == "train-classifier":
+            from training.classifier import default_classifier_path, train_classifier
+
+            out, metrics = train_classifier(args["out"] or default_classifier_path(),
+                                            epochs=args["epochs"], verbose=verbose)
+            print(f"Classifier: {out}; test accuracy {metrics['test_accuracy']:.4f}")
+            return 0
         if command == "export":
             import zoo
             from zoo.export import docker_command, export_model

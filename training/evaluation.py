@@ -78,3 +78,56 @@ def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True):
         f"-mean over the {n} test images of the importance-weighted estimate of log p(x) with "
         f"k={nll_samples} samples from q(z|x) (the IWAE bound), in nats")
     return metrics
+
+
+# --- Parzen window ---------------------------------------------------------------------------
+PARZEN_SIGMAS = np.logspace(-1, 0, 10)
+
+
+def _parzen_log_densities(x, centers, sigmas, batch_size=500):
+    """log p(x) under Gaussian kernels at `centers`, for every sigma: array [len(sigmas), N]."""
+    centers = tf.constant(centers.reshape(len(centers), -1), tf.float32)
+    center_sq = tf.reduce_sum(centers**2, axis=1)
+    d = centers.shape[1]
+    sigmas = tf.constant(sigmas, tf.float32)[:, None, None]
+    out = []
+    for start in range(0, len(x), batch_size):
+        batch = tf.constant(x[start:start + batch_size].reshape(-1, d), tf.float32)
+        sq = (tf.reduce_sum(batch**2, axis=1)[:, None] + center_sq[None, :]
+              - 2.0 * tf.matmul(batch, centers, transpose_b=True))
+        sq = tf.maximum(sq, 0.0)
+        log_k = tf.reduce_logsumexp(-sq[None] / (2.0 * sigmas**2), axis=2)
+        out.append((log_k - np.log(len(centers))
+                    - 0.5 * d * tf.math.log(2.0 * np.pi * sigmas[:, :, 0]**2)).numpy())
+    return np.concatenate(out, axis=1)
+
+
+def parzen_log_likelihood(samples, x_val, x_test, sigmas=PARZEN_SIGMAS, verbose=True):
+    """Parzen-window estimate (Breuleux et al. 2011; Goodfellow et al. 2014).
+
+    Gaussian kernels of width sigma centred on the model's samples; sigma is the one of `sigmas`
+    that maximises the mean log-likelihood of `x_val`; returns (mean test log-likelihood, its
+    standard error, the chosen sigma). A weak metric: report it next to the NLL, never alone.
+    """
+    if verbose:
+        print(f"Parzen window: {len(samples)} kernels, sigma chosen on {len(x_val)} validation "
+              "images")
+    val = _parzen_log_densities(x_val, samples, sigmas).mean(axis=1)
+    best = int(np.argmax(val))
+    test = _parzen_log_densities(x_test, samples, sigmas[best:best + 1])[0]
+    mean, se = mean_and_stderr(test)
+    return mean, se, float(sigmas[best])
+
+
+# --- Frechet distance in a classifier's feature space ----------------------------------------
+def frechet_distance(features_a, features_b):
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two feature sets."""
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Tr((S_a S_b)^(1/2)) = sum of sqrt of the eigenvalues of S_a^(1/2) S_b S_a^(1/2) (symmetric).
+    w, v = np.linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    eig = np.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    trace_sqrt = np.sum(np.sqrt(np.clip(eig, 0, None)))
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)

@@ -68,3 +68,84 @@ def reconstruction_grid(model, x, columns=10):
     for start in range(0, len(x), columns):
         rows += [x[start:start + columns], recon[start:start + columns]]
     return image_grid(np.concatenate(rows), columns=columns)
+
+
+def manifold_grid(model, size=20, bound=0.95):
+    """For a 2-D latent: decoded images on a size x size grid of z = inverse Normal CDF of
+    evenly spaced probabilities in [1 - bound, bound] (Kingma & Welling 2014, figure 4)."""
+    from scipy.stats import norm
+
+    if model.latent_dim != 2:
+        raise ValueError(f"The manifold picture needs a 2-D latent; this model has "
+                         f"latent_dim={model.latent_dim}. Use the scatter plot instead.")
+    ticks = norm.ppf(np.linspace(1 - bound, bound, size))
+    z = np.array([[zx, zy] for zy in ticks[::-1] for zx in ticks], np.float32)
+    return image_grid(np.asarray(model.decode(z)), columns=size, pad=0)
+
+
+def interpolation_grid(model, x_a, x_b, steps=10):
+    """Decoded images along the straight line between the posterior means of x_a and x_b;
+    the two inputs stand at the ends of each row."""
+    x_a, x_b = np.asarray(x_a), np.asarray(x_b)
+    z_a, z_b = np.asarray(model.encode(x_a)), np.asarray(model.encode(x_b))
+    t = np.linspace(0, 1, steps, dtype=np.float32)
+    rows = []
+    for i in range(len(x_a)):
+        z = (1 - t)[:, None] * z_a[i] + t[:, None] * z_b[i]
+        decoded = to_display(np.asarray(model.decode(z)))
+        rows.append(np.concatenate([to_display(x_a[i:i + 1]), decoded, to_display(x_b[i:i + 1])]))
+    return image_grid(np.concatenate(rows), columns=steps + 2)
+
+
+def save_latent_scatter(path, model, x, labels, title=None):
+    """Posterior means of x coloured by label (first two principal components when the latent
+    has more than two dimensions); written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    z = np.concatenate([np.asarray(model.encode(x[i:i + 1000])) for i in range(0, len(x), 1000)])
+    axes_names = ("z1", "z2")
+    if z.shape[1] > 2:
+        centred = z - z.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        z = centred @ vt[:2].T
+        axes_names = ("PC 1 of E[z|x]", "PC 2 of E[z|x]")
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel(axes_names[0])
+    ax.set_ylabel(axes_names[1])
+    ax.set_title(title or "Test set in latent space (posterior means)", fontsize=9)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+PLOTS = ("samples", "reconstructions", "manifold", "scatter", "interpolation")
+
+
+def plot(model, kind, path, x_test, y_test, seed=0):
+    """Writes the picture `kind` (one of PLOTS) for `model` to `path`; returns the path."""
+    if kind == "samples":
+        return save_png(path, sample_grid(model, 100, seed=seed), title="samples")
+    if kind == "reconstructions":
+        return save_png(path, reconstruction_grid(model, x_test[:50]),
+                        title="test inputs (odd rows) and reconstructions (even rows)")
+    if kind == "manifold":
+        return save_png(path, manifold_grid(model), title="learned 2-D manifold", scale=2)
+    if kind == "scatter":
+        return save_latent_scatter(path, model, x_test, y_test)
+    if kind == "interpolation":
+        rng = np.random.default_rng(seed)
+        a, b = rng.choice(len(x_test), 8, replace=False), rng.choice(len(x_test), 8, replace=False)
+        return save_png(path, interpolation_grid(model, x_test[a], x_test[b]),
+                        title="interpolation between posterior means (inputs at the ends)")
+    raise ValueError(f"Unknown plot {kind!r}; choose one of: {', '.join(PLOTS)}.")

@@ -39,12 +39,16 @@ def list_files(folder):
 
 def write_json(path, data):
     """Writes JSON through a temporary file and a rename, so a crash never leaves half a file."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path, text):
+    """Writes text through a temporary file and a rename."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes private files; model folders are meant to be shared
+        f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -178,3 +182,24 @@ def library_versions():
     return {"tensorflow": tensorflow.__version__, "keras": keras.__version__,
             "tensorflow_probability": tensorflow_probability.__version__,
             "numpy": numpy.__version__}
+
+
+def update_folder_files(folder, metrics=None, files=None):
+    """Merges `metrics` into metrics.json and/or writes `files` ({name: bytes}) in a verified
+    folder, then re-records the sha256s; each file is replaced atomically."""
+    meta = verify_folder(folder)
+    if metrics is not None:
+        path = os.path.join(folder, METRICS_FILE)
+        current = read_json(path) if os.path.exists(path) else {}
+        current.update(metrics)
+        write_json(path, current)
+    for name, data in (files or {}).items():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(folder, name))
+    meta["sha256"] = {name: sha256(os.path.join(folder, name))
+                      for name in list_files(folder) if name != METADATA_FILE}
+    write_json(os.path.join(folder, METADATA_FILE), meta)
+    return read_json(os.path.join(folder, METRICS_FILE)) if metrics is not None else None

@@ -4,7 +4,7 @@ import keras
 
 
 class LayerStack(keras.layers.Layer):
-    """Base of the zoo's networks: subclasses list their sublayers in `sublayers()`.
+    """Base of the zoo's networks: subclasses list their sublayers in `sublayers()` (or `stack`).
 
     (The sublayers stay in the attributes each network always had, because saved weights are
     keyed by attribute path.)

@@ -1,0 +1,116 @@
+"""Builds a pretrained preset from its recipe: train (or adopt a finished run), save without
+optimizer state, evaluate, write golden values, the model card and the leaderboard."""
+
+import json
+import os
+
+import numpy as np
+
+import zoo
+from training import data as data_lib
+from training import plotting
+from training.evaluate import evaluate
+from training.leaderboard import write_leaderboard
+from training.recipes import PRESETS
+from training.train import resolve_recipe, train
+from zoo.presets import presets_dir
+from zoo.saving import read_json, update_folder_files
+
+RUN_ONLY_KEYS = ("out", "resume", "restart", "data_path", "jit_compile", "nll_samples")
+
+
+def golden_values(model, x):
+    """A few fixed outputs for fixed inputs and seeds, re-checked by the preset tests."""
+    values = {"encode_mean": np.asarray(model.encode(x[:3]))[:, :5].tolist(),
+              "sample_sum": np.asarray(model.sample(2, seed=[0, 1])).reshape(2, -1)
+              .sum(1).tolist()}
+    if model.has_density:
+        values["log_prob_k10"] = np.asarray(model.log_prob(x[:3], num_samples=10,
+                                                          seed=[0, 2])).tolist()
+    return values
+
+
+def check_run_matches(run_folder, wanted):
+    """Refuses to adopt a run whose recipe differs from the preset's recipe."""
+    recipe = read_json(os.path.join(run_folder, "metadata.json")).get("recipe", {})
+    wanted = resolve_recipe(dict(wanted))
+    diffs = {k: (recipe.get(k), v) for k, v in wanted.items()
+             if k not in RUN_ONLY_KEYS and recipe.get(k) != v}
+    if diffs:
+        raise ValueError(f"{run_folder} was not trained with this preset's recipe: "
+                         + ", ".join(f"{k}={a!r} (recipe: {b!r})" for k, (a, b) in diffs.items()))
+
+
+def make_preset(name, from_run=None, num_samples=5000, verbose=1):
+    """Writes saved_models/NAME from its recipe; returns the preset folder."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset recipe {name!r}; choose one of: {', '.join(PRESETS)}.")
+    spec = PRESETS[name]
+    if from_run is None:
+        from_run, _ = train({**spec["train"], "out": os.path.join("runs", name),
+                             "nll_samples": 100}, verbose=verbose)
+    check_run_matches(from_run, spec["train"])
+    model = zoo.load(from_run)
+    run_meta = read_json(os.path.join(from_run, "metadata.json"))
+    metadata = {k: v for k, v in run_meta.items()
+                if k not in ("sha256", "format_version", "model_class", "versions")}
+    metadata["command"] = f"python -m training make-preset {name}"
+    metadata["train_command"] = run_meta.get("command")
+    run_metrics = read_json(os.path.join(from_run, "metrics.json"))
+    arrays = data_lib.prepare(data_lib.load_dataset(spec["train"]["dataset"]),
+                              spec["train"]["binarization"])
+
+    def pictures(folder):
+        pics = ["samples", "reconstructions", "interpolation"] + spec.get("pictures", ["scatter"])
+        for kind in pics:
+            plotting.plot(model, kind, os.path.join(folder, f"{kind}.png"), arrays["x_test"],
+                          arrays["y_test"])
+        with open(os.path.join(folder, "golden.json"), "w") as f:
+            json.dump(golden_values(model, arrays["x_test"]), f, indent=2)
+
+    folder = os.path.join(presets_dir(), name)
+    model.save_to_preset(folder, metadata=metadata,
+                         metrics={"epochs": run_metrics.get("epochs"),
+                                  "train_seconds": run_metrics.get("train_seconds"),
+                                  "protocol": {}},
+                         write_extra=pictures)
+    results = evaluate(folder, spec["metrics"].split(","), num_samples=num_samples,
+                       verbose=verbose)
+    update_folder_files(folder, files={"README.md": model_card(name, folder).encode()})
+    write_leaderboard()
+    return folder, results
+
+
+def model_card(name, folder):
+    """The README.md of a preset, generated from its recipe, metadata and metrics."""
+    spec = PRESETS[name]
+    meta = read_json(os.path.join(folder, "metadata.json"))
+    metrics = read_json(os.path.join(folder, "metrics.json"))
+    protocol = metrics.get("protocol", {})
+    lines = [f"# `{name}`: {spec['title']}", "",
+             f"Load it with `zoo.load(\"{name}\")`; fine-tune it with `fit`.", "",
+             f"Paper: {spec['paper']}.", "", "## Metrics (measured by the evaluation command)", ""]
+    rows = [("test NLL", "test_nll", "test_nll_stderr", "nll", "nats"),
+            ("test ELBO", "test_elbo", "test_elbo_stderr", "elbo", "nats"),
+            ("Parzen log-likelihood", "parzen_log_likelihood", "parzen_stderr", "parzen", "nats"),
+            ("FD", "fd", None, "fd", "")]
+    lines += ["| metric | value | protocol |", "| --- | --- | --- |"]
+    for label, key, se_key, proto, unit in rows:
+        if key in metrics:
+            se = f" ± {metrics[se_key]:.2f}" if se_key and se_key in metrics else ""
+            lines.append(f"| {label} | {metrics[key]:.2f}{se} {unit} | {protocol.get(proto, '')} |")
+    lines += ["", f"Data: {protocol.get('data', '')}.", "", f"Published: {spec['anchor']}", "",
+              "## Recipe", "", "```", meta.get("train_command") or meta.get("command", ""), "```",
+              "", f"Seed {meta.get('seed')}; trained {metrics.get('epochs')} epochs in "
+              f"{(metrics.get('train_seconds') or 0) / 60:.0f} min on "
+              f"{meta.get('hardware', {}).get('cpus')} CPU cores "
+              f"({meta.get('hardware', {}).get('machine')}); `python -m training make-preset "
+              f"{name}` retrains, evaluates and rewrites this folder.", "",
+              "## Pictures", "", "Samples (mean images of p(x|z), z ~ p(z)):", "",
+              "![samples](samples.png)", "", "Test images and reconstructions:", "",
+              "![reconstructions](reconstructions.png)", ""]
+    for kind in ("manifold", "scatter", "interpolation"):
+        if os.path.exists(os.path.join(folder, f"{kind}.png")):
+            lines += [f"![{kind}]({kind}.png)", ""]
+    lines += ["## Limits", "", spec["limits"], ""]
+    return "\n".join(lines)
