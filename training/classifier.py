@@ -1,6 +1,8 @@
 """Trains the FD feature classifier once (`python -m training train-classifier`)."""
 
+import json
 import os
+import platform
 import time
 
 import keras
@@ -9,6 +11,7 @@ import numpy as np
 import zoo
 from training import data as data_lib
 from zoo.feature_classifier import FeatureClassifier
+from zoo.saving import read_json, update_folder_files
 
 
 def train_classifier(out, epochs=3, batch_size=128, seed=0, verbose=1):
@@ -30,10 +33,43 @@ def train_classifier(out, epochs=3, batch_size=128, seed=0, verbose=1):
     metadata = {"recipe": {"epochs": epochs, "batch_size": batch_size, "optimizer": "adam 1e-3"},
                 "command": f"python -m training train-classifier --epochs {epochs}",
                 "seed": seed, "train_seconds": round(seconds, 1),
+                "hardware": {"machine": platform.machine(), "cpus": os.cpu_count()},
                 "data": {"dataset": "mnist", "source": dataset.source,
                          "protocol": "grey levels in [0, 1]; 50k train / 10k validation / 10k test"}}
     zoo.save(model, out, metadata=metadata, metrics=metrics, include_optimizer=False)
+    write_card_and_golden(out)
     return out, metrics
+
+
+def golden_logits(model, x):
+    return np.asarray(model(x[:3])).tolist()
+
+
+def write_card_and_golden(folder):
+    """Adds README.md (the model card) and golden.json to a trained classifier folder."""
+    model = zoo.load(folder, compile=False)
+    dataset = data_lib.load_dataset("mnist")
+    meta = read_json(os.path.join(folder, "metadata.json"))
+    metrics = read_json(os.path.join(folder, "metrics.json"))
+    card = f"""# `mnist_classifier`: the feature space of the zoo's Frechet distance
+
+A small CNN (conv 32 - pool - conv 64 - pool - dense {model.feature_dim} ReLU - dense 10), trained
+once on MNIST grey levels. Every FD in the zoo is measured on its {model.feature_dim}-unit
+feature layer (`FeatureClassifier.features`), so FDs are comparable across presets; it is not
+the Inception network of FID, and the numbers are not comparable with FIDs in papers.
+
+| metric | value | protocol |
+| --- | --- | --- |
+| test accuracy | {metrics['test_accuracy']:.4f} | {metrics['protocol']['accuracy']} |
+
+Recipe: `{meta['command']}` (seed {meta['seed']}, {meta['recipe']['epochs']} epochs, batch
+{meta['recipe']['batch_size']}, Adam 1e-3; {meta['train_seconds']:.0f} s on
+{meta.get('hardware', {}).get('cpus', os.cpu_count())} CPU cores).
+
+Limits: grey-level MNIST digits only; its features say nothing about other image kinds.
+"""
+    golden = json.dumps({"logits": golden_logits(model, dataset.test.x)}, indent=2)
+    update_folder_files(folder, files={"README.md": card.encode(), "golden.json": golden.encode()})
 
 
 def classifier_features(classifier, images, batch_size=500):

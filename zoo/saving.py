@@ -184,10 +184,12 @@ def library_versions():
             "numpy": numpy.__version__}
 
 
-def update_folder_files(folder, metrics=None, files=None):
-    """Merges `metrics` into metrics.json and/or writes `files` ({name: bytes}) in a verified
-    folder, then re-records the sha256s; each file is replaced atomically."""
+def update_folder_files(folder, metrics=None, files=None, metadata=None):
+    """Merges `metrics` into metrics.json, `metadata` into metadata.json and/or writes `files`
+    ({name: bytes}) in a verified folder, then re-records the sha256s; each file is replaced
+    atomically."""
     meta = verify_folder(folder)
+    meta.update(metadata or {})
     if metrics is not None:
         path = os.path.join(folder, METRICS_FILE)
         current = read_json(path) if os.path.exists(path) else {}

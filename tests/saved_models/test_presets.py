@@ -1,0 +1,91 @@
+"""Every committed preset loads in a fresh process, reproduces its golden values, and (slow)
+re-measures a cheap version of its metrics against metrics.json."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo
+from training import data as data_lib
+from training.leaderboard import render
+from zoo.presets import presets_dir
+
+PRESETS = zoo.list_presets()
+GENERATIVE = [p for p in PRESETS if p != "mnist_classifier"]
+
+FRESH_PROCESS = """
+import json, sys
+import numpy as np
+import zoo
+from training import data
+from training.classifier import golden_logits
+from training.preset_builder import golden_values
+ds = data.load_dataset("mnist")
+out = {}
+for name in zoo.list_presets():
+    model = zoo.load(name)
+    if name == "mnist_classifier":
+        out[name] = {"logits": golden_logits(model, ds.test.x)}
+    else:
+        recipe = json.load(open(zoo.presets.resolve(name) + "/metadata.json"))["recipe"]
+        x = data.prepare(ds, recipe["binarization"])["x_test"]
+        out[name] = golden_values(model, x)
+json.dump(out, sys.stdout)
+"""
+
+
+def test_presets_are_listed_with_complete_folders():
+    assert "mnist_classifier" in PRESETS
+    for name in PRESETS:
+        folder = os.path.join(presets_dir(), name)
+        for f in ("config.json", "model.weights.h5", "metadata.json", "metrics.json",
+                  "README.md", "golden.json"):
+            assert os.path.exists(os.path.join(folder, f)), (name, f)
+        assert os.path.getsize(os.path.join(folder, "model.weights.h5")) < 10 * 2**20
+
+
+def test_every_preset_loads_in_a_fresh_process_with_its_golden_values(tmp_path):
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True,
+                            text=True, cwd=os.getcwd(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(result.stdout)
+    assert sorted(measured) == PRESETS
+    for name in PRESETS:
+        with open(os.path.join(presets_dir(), name, "golden.json")) as f:
+            golden = json.load(f)
+        for key, value in golden.items():
+            np.testing.assert_allclose(measured[name][key], value, rtol=1e-4, atol=1e-4,
+                                       err_msg=f"{name}: {key}")
+
+
+def test_leaderboard_is_generated_from_the_metrics_files():
+    with open(os.path.join(presets_dir(), "README.md")) as f:
+        assert f.read() == render(), "run `python -m training leaderboard`"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GENERATIVE)
+def test_cheap_nll_agrees_with_metrics_json(name):
+    """NLL with k=100 on 500 test images: a looser bound on a subset, so within a few nats."""
+    from training.evaluate import evaluate
+
+    with open(os.path.join(presets_dir(), name, "metrics.json")) as f:
+        recorded = json.load(f)
+    cheap = evaluate(name, ["nll"], num_samples=100, max_images=500, write=False, verbose=0)
+    assert cheap["test_nll"] >= recorded["test_nll"] - 3 * cheap["test_nll_stderr"]
+    assert abs(cheap["test_nll"] - recorded["test_nll"]) < 3.0
+
+
+@pytest.mark.slow
+def test_classifier_accuracy_agrees_with_metrics_json():
+    model = zoo.load("mnist_classifier")
+    ds = data_lib.load_dataset("mnist")
+    logits = np.concatenate([np.asarray(model(ds.test.x[i:i + 1000]))
+                             for i in range(0, 10000, 1000)])
+    with open(os.path.join(presets_dir(), "mnist_classifier", "metrics.json")) as f:
+        recorded = json.load(f)["test_accuracy"]
+    assert np.mean(logits.argmax(1) == ds.test.y) == pytest.approx(recorded, abs=1e-4)
