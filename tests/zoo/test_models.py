@@ -195,3 +195,23 @@ def test_mixed_precision_keeps_heads_float32():
         assert np.isfinite(history.history["loss"][-1])
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_fine_tuning_with_a_frozen_part(model_case, part):
+    _, name, overrides = model_case
+    model = make_model(name, overrides).freeze(part)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    frozen = model.encoder_network if part == "encoder" else model.decoder_network
+    before = [w.numpy().copy() for w in frozen.weights]
+    x = inputs_for(model, n=64)
+    first = model.evaluate(x, verbose=0, return_dict=True)["loss"]
+    model.fit(x, batch_size=16, epochs=10, verbose=0)
+    assert model.evaluate(x, verbose=0, return_dict=True)["loss"] < first
+    for a, w in zip(before, frozen.weights):
+        np.testing.assert_array_equal(a, w.numpy())
+
+
+def test_freeze_rejects_unknown_parts():
+    with pytest.raises(ValueError, match="choose 'encoder' or 'decoder'"):
+        make_model("vae", {}).freeze("prior")

@@ -42,6 +42,10 @@ class Autoencoder(EncoderDecoderModel):
     def build_encoder(self, features_shape):
         self.code.build(features_shape)
 
+    @property
+    def encoder_head(self):
+        return self.code
+
     def posterior(self, x):
         return tfd.Independent(tfd.Deterministic(self.code(self.encoder_features(x))), 1)
 

@@ -56,6 +56,22 @@ class EncoderDecoderModel(GenerativeModel):
         """Builds the layers between encoder features and z (subclasses)."""
         raise NotImplementedError
 
+    @property
+    def encoder_head(self):
+        """The layer mapping encoder features to z's parameters (subclasses)."""
+        raise NotImplementedError
+
+    def freeze(self, part):
+        """Stops training of the "encoder" (network and head) or the "decoder" (network and
+        likelihood head), e.g. to adapt one side to new data; compile again afterwards."""
+        parts = {"encoder": (self.encoder_network, self.encoder_head),
+                 "decoder": (self.decoder_network, self.likelihood_head)}
+        if part not in parts:
+            raise ValueError(f"Unknown part {part!r}; choose 'encoder' or 'decoder'.")
+        for layer in parts[part]:
+            layer.trainable = False
+        return self
+
     def build(self, input_shape=None):
         feature_shape = (None, *self.likelihood_head.feature_shape)
         self.encoder_network.build(feature_shape)

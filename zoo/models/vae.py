@@ -54,6 +54,10 @@ class VAE(EncoderDecoderModel):
     def build_encoder(self, features_shape):
         self.posterior_head.build(features_shape)
 
+    @property
+    def encoder_head(self):
+        return self.posterior_head
+
     def posterior(self, x):
         return self.posterior_head.make_distribution(self.posterior_head(self.encoder_features(x)))
 
