@@ -36,7 +36,7 @@ PRESETS = {
         "train": {"model": "iwae", "dataset": "mnist", "latent_dim": 50,
                   "hidden_units": [200, 200], "activation": "tanh", "likelihood": "bernoulli",
                   "binarization": "dynamic", "num_importance_samples": 50, "batch_size": 100,
-                  "learning_rate": 1e-3, "lr_schedule": "cosine", "epochs": 100, "seed": 0},
+                  "learning_rate": 1e-3, "lr_schedule": "cosine", "epochs": 70, "seed": 0},
         "metrics": "elbo,nll,parzen,fd",
         "title": "IWAE (k = 50) on binarized MNIST (2x200 tanh MLPs, z = 50, Bernoulli)",
         "paper": "Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016",
