@@ -89,3 +89,17 @@ def test_classifier_accuracy_agrees_with_metrics_json():
     with open(os.path.join(presets_dir(), "mnist_classifier", "metrics.json")) as f:
         recorded = json.load(f)["test_accuracy"]
     assert np.mean(logits.argmax(1) == ds.test.y) == pytest.approx(recorded, abs=1e-4)
+
+
+def test_fine_tuning_vae_mnist_on_one_digit_lowers_its_loss():
+    """The README's example: adapt the pretrained VAE to sevens with the decoder frozen."""
+    if "vae_mnist" not in PRESETS:
+        pytest.skip("vae_mnist is not built")
+    arrays = data_lib.prepare(data_lib.load_dataset("mnist"), "dynamic")
+    sevens = arrays["x_train"][arrays["y_train"] == 7][:2000]
+    test_sevens = arrays["x_test"][arrays["y_test"] == 7][:500]
+    vae = zoo.load("vae_mnist").freeze("decoder")
+    vae.compile(optimizer="adam")
+    before = vae.evaluate(test_sevens, verbose=0, return_dict=True)["loss"]
+    vae.fit(data_lib.train_pipeline(sevens, 100, dynamic_binarization=True), epochs=3, verbose=0)
+    assert vae.evaluate(test_sevens, verbose=0, return_dict=True)["loss"] < before
