@@ -113,4 +113,15 @@ def model_card(name, folder):
         if os.path.exists(os.path.join(folder, f"{kind}.png")):
             lines += [f"![{kind}]({kind}.png)", ""]
     lines += ["## Limits", "", spec["limits"], ""]
+    target, nll = spec.get("target_nll"), metrics.get("test_nll")
+    if target is not None and nll is not None:
+        if nll <= target:
+            lines += [f"The zoo's target for this preset, NLL at most {target:.1f} nats, is met.", ""]
+        else:
+            lines += [f"Gap: the zoo's target is an NLL of at most {target:.1f} nats; this preset "
+                      f"measures {nll:.2f} ({nll - target:+.2f} nats) after "
+                      f"{metrics.get('epochs')} epochs and "
+                      f"{(metrics.get('train_seconds') or 0) / 60:.0f} min of CPU training. "
+                      f"The recipe expected to close it is {spec['longer_recipe']}; it has not "
+                      "been run here, so that outcome is unmeasured.", ""]
     return "\n".join(lines)

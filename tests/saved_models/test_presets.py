@@ -103,3 +103,17 @@ def test_fine_tuning_vae_mnist_on_one_digit_lowers_its_loss():
     before = vae.evaluate(test_sevens, verbose=0, return_dict=True)["loss"]
     vae.fit(data_lib.train_pipeline(sevens, 100, dynamic_binarization=True), epochs=3, verbose=0)
     assert vae.evaluate(test_sevens, verbose=0, return_dict=True)["loss"] < before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GENERATIVE)
+def test_parzen_and_fd_reproduce_metrics_json(name):
+    """Parzen and FD are deterministic given the seed: the same protocol gives the same numbers."""
+    from training.evaluate import evaluate
+
+    with open(os.path.join(presets_dir(), name, "metrics.json")) as f:
+        recorded = json.load(f)
+    again = evaluate(name, ["parzen", "fd"], write=False, verbose=0)
+    assert again["parzen_log_likelihood"] == pytest.approx(recorded["parzen_log_likelihood"],
+                                                           abs=0.05)
+    assert again["fd"] == pytest.approx(recorded["fd"], rel=1e-3, abs=1e-3)
