@@ -35,14 +35,16 @@ def save_png(path, grid, title=None, scale=4):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    h, w = grid.shape[:2]
-    fig = plt.figure(figsize=(w * scale / 100, h * scale / 100 + (0.3 if title else 0)), dpi=100)
-    ax = fig.add_axes([0, 0, 1, h / (h + (30 if title else 0))])
+    h, w = grid.shape[0] * scale, grid.shape[1] * scale
+    title_px = 30 if title else 0
+    fig = plt.figure(figsize=(w / 100, (h + title_px) / 100), dpi=100)
+    ax = fig.add_axes([0, 0, 1, h / (h + title_px)])
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
               interpolation="nearest")
     ax.axis("off")
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.text(0.5, 1 - 0.5 * title_px / (h + title_px), title, ha="center", va="center",
+                 fontsize=9)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
