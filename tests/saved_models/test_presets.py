@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -91,18 +92,19 @@ def test_classifier_accuracy_agrees_with_metrics_json():
     assert np.mean(logits.argmax(1) == ds.test.y) == pytest.approx(recorded, abs=1e-4)
 
 
-def test_fine_tuning_vae_mnist_on_one_digit_lowers_its_loss():
-    """The README's example: adapt the pretrained VAE to sevens with the decoder frozen."""
+def test_fine_tuning_vae_mnist_on_one_digit_improves_its_elbo():
+    """The README's example: adapt the pretrained VAE to sevens with `fit`."""
     if "vae_mnist" not in PRESETS:
         pytest.skip("vae_mnist is not built")
     arrays = data_lib.prepare(data_lib.load_dataset("mnist"), "dynamic")
-    sevens = arrays["x_train"][arrays["y_train"] == 7][:2000]
-    test_sevens = arrays["x_test"][arrays["y_test"] == 7][:500]
-    vae = zoo.load("vae_mnist").freeze("decoder")
-    vae.compile(optimizer="adam")
-    before = vae.evaluate(test_sevens, verbose=0, return_dict=True)["loss"]
-    vae.fit(data_lib.train_pipeline(sevens, 100, dynamic_binarization=True), epochs=3, verbose=0)
-    assert vae.evaluate(test_sevens, verbose=0, return_dict=True)["loss"] < before
+    sevens = arrays["x_train"][arrays["y_train"] == 7]
+    test_sevens = arrays["x_test"][arrays["y_test"] == 7]
+    vae = zoo.load("vae_mnist")
+    vae.compile(optimizer=keras.optimizers.Adam(1e-4))
+    before = float(np.mean(vae.elbo(test_sevens, seed=[5, 5])))
+    vae.fit(data_lib.train_pipeline(sevens, 100, dynamic_binarization=True), epochs=5, verbose=0)
+    after = float(np.mean(vae.elbo(test_sevens, seed=[5, 5])))
+    assert after > before + 0.3, (before, after)  # measured: -80.44 -> -79.38 nats
 
 
 @pytest.mark.slow
