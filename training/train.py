@@ -136,9 +136,7 @@ def train(args, verbose=1):
                                           arrays["protocol"], verbose=verbose)
     metrics.update(dataset=recipe["dataset"], epochs=recipe["epochs"],
                    train_seconds=round(train_seconds, 1))
-    command = "python -m training train " + " ".join(
-        f"--{k.replace('_', '-')} {shlex.quote(_cli_value(v))}" for k, v in sorted(recipe.items())
-        if k not in ("resume", "restart", "out", "data_path", "jit_compile") and v is not None)
+    command = reproducing_command(recipe, type(model))
     metadata = {
         "recipe": {k: v for k, v in recipe.items() if k not in ("resume", "restart")},
         "command": command, "seed": recipe["seed"],
@@ -162,6 +160,24 @@ def train(args, verbose=1):
     zoo.save(model, out, metadata=metadata, metrics=metrics, write_extra=write_pictures)
     shutil.rmtree(work, ignore_errors=True)
     return out, metrics
+
+
+MODEL_ONLY_OPTIONS = {  # recipe keys that only some model classes or networks use
+    "posterior": "posterior", "beta": "beta", "kl_warmup_epochs": "kl_warmup_steps",
+    "num_importance_samples": "num_importance_samples",
+}
+
+
+def reproducing_command(recipe, model_class):
+    """The `python -m training train ...` line of a recipe, without options the model ignores."""
+    accepted = accepted_arguments(model_class)
+    skip = {"resume", "restart", "out", "data_path", "jit_compile"}
+    skip |= {k for k, arg in MODEL_ONLY_OPTIONS.items() if arg not in accepted}
+    if recipe.get("network") != "conv":
+        skip.add("conv_filters")
+    return "python -m training train " + " ".join(
+        f"--{k.replace('_', '-')} {shlex.quote(_cli_value(v))}" for k, v in sorted(recipe.items())
+        if k not in skip and v is not None)
 
 
 def _cli_value(value):

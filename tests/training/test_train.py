@@ -39,6 +39,8 @@ def test_train_writes_a_complete_model_folder(tmp_path, capsys):
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["recipe"]["model"] == "vae" and meta["versions"]["keras"]
     assert meta["command"].startswith("python -m training train")
+    assert "--num-importance-samples" not in meta["command"]  # a VAE option only IWAE uses
+    assert "--conv-filters" not in meta["command"] and "--latent-dim 4" in meta["command"]
     assert not (tmp_path / "vae.partial").exists()
     model = zoo.load(str(out))
     assert int(model.optimizer.iterations) == 2 * 11
