@@ -133,6 +133,11 @@ def verify_folder(folder):
             f"{folder} was written in model-folder format {meta.get('format_version')!r}; this "
             f"version of the zoo reads format {FORMAT_VERSION}. Re-export it with a matching version."
         )
+    saved_keras = str(meta.get("versions", {}).get("keras", keras.__version__))
+    if saved_keras.split(".")[0] != keras.__version__.split(".")[0]:
+        raise ModelFolderError(
+            f"{folder} was saved with Keras {saved_keras}; this is Keras {keras.__version__}, "
+            "whose weight format differs. Use a matching Keras or re-save the model.")
     for name, expected in meta.get("sha256", {}).items():
         path = os.path.join(folder, name)
         if not os.path.exists(path):

@@ -62,6 +62,15 @@ def test_incompatible_format_version(folder):
         zoo.load(folder)
 
 
+def test_incompatible_keras_version(folder):
+    path = os.path.join(folder, "metadata.json")
+    meta = json.load(open(path))
+    meta["versions"]["keras"] = "2.15.0"
+    json.dump(meta, open(path, "w"))
+    with pytest.raises(ModelFolderError, match="saved with Keras 2.15.0"):
+        zoo.load(folder)
+
+
 def test_failed_save_keeps_the_previous_folder(folder):
     model = make_model("vae", {})
     before = open(os.path.join(folder, "model.weights.h5"), "rb").read()
