@@ -1,7 +1,6 @@
 """The shared harness: every model class and head combination passes the same checks."""
 
 import json
-import os
 
 import keras
 import numpy as np

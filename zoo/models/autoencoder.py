@@ -1,7 +1,6 @@
 """The deterministic autoencoder baseline."""
 
 import keras
-import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.models.encoder_decoder import EncoderDecoderModel
