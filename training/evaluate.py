@@ -21,6 +21,13 @@ def parse_metrics(text):
     return names
 
 
+def folder_data(folder):
+    """(dataset, arrays) of the data protocol a model folder was trained under (its recipe)."""
+    recipe = read_json(f"{folder}/metadata.json").get("recipe", {})
+    dataset = data_lib.load_dataset(recipe.get("dataset", "mnist"))
+    return dataset, data_lib.prepare(dataset, recipe.get("binarization", "dynamic"))
+
+
 def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, seed=0,
              classifier=None, write=True, verbose=1):
     """Measures `metrics` on the model's test set; returns the dict merged into metrics.json.
@@ -36,9 +43,7 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     """
     folder = resolve(name_or_path)
     model = zoo.load(folder, compile=False)
-    recipe = read_json(f"{folder}/metadata.json").get("recipe", {})
-    dataset = data_lib.load_dataset(recipe.get("dataset", "mnist"))
-    arrays = data_lib.prepare(dataset, recipe.get("binarization", "dynamic"))
+    dataset, arrays = folder_data(folder)
     x_test = arrays["x_test"][:max_images]
     n = len(x_test)
     results = {"protocol": {"data": arrays["protocol"]}}
