@@ -33,6 +33,10 @@ class GenerativeModel(keras.Model):
 
     metric_names = ("loss", "elbo", "kl", "reconstruction")
     has_density = True  # False for models without log_prob (the deterministic autoencoder)
+    # What training batches carry besides x, as the `y` of Keras `fit(x, y)`: None, "labels"
+    # (class labels; -1 marks an unlabelled image for semi-supervised models) or "index" (the
+    # position of each image in the training set, for priors built from the training points).
+    training_targets = None
 
     def __init__(self, event_shape, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -54,8 +58,11 @@ class GenerativeModel(keras.Model):
         """p(x|z) as a tfd distribution; z may carry extra leading sample dimensions."""
         raise NotImplementedError
 
-    def per_example_losses(self, x, training=False):
-        """Dict of [B] tensors: "loss" (what training minimises) and each of `metric_names`."""
+    def per_example_losses(self, x, y=None, training=False):
+        """Dict of [B] tensors: "loss" (what training minimises) and each of `metric_names`.
+
+        `y` is what `training_targets` names (labels or training-set indices), else None.
+        """
         raise NotImplementedError
 
     # --- derived API -------------------------------------------------------------------------
@@ -168,7 +175,12 @@ class GenerativeModel(keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        terms = self.per_example_losses(x, training=training)
+        """The global-batch loss of one batch (x, y) as the training pipeline yields it; also
+        the loss that custom (multi-worker) training loops call."""
+        if self.training_targets and y is None:
+            raise ValueError(f"{type(self).__name__} trains on (x, {self.training_targets}): "
+                             f"call fit(x, {self.training_targets}) or give a dataset of pairs.")
+        terms = self.per_example_losses(x, y, training=training)
         # Global-batch average: correct under tf.distribute, the plain mean without it.
         loss = tf.nn.compute_average_loss(terms["loss"])
         if self.losses:
@@ -178,20 +190,21 @@ class GenerativeModel(keras.Model):
         return loss
 
     def train_step(self, data):
-        x = _unpack(data)
+        x, y = _unpack(data, self.training_targets)
         with tf.GradientTape() as tape:
-            loss = self.compute_loss(x=x, training=True)
+            loss = self.compute_loss(x=x, y=y, training=True)
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def test_step(self, data):
-        self.compute_loss(x=_unpack(data), training=False)
+        x, y = _unpack(data, self.training_targets)
+        self.compute_loss(x=x, y=y, training=False)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def predict_step(self, data):
-        return self.reconstruct(_unpack(data))
+        return self.reconstruct(_unpack(data, None)[0])
 
     # --- presets -----------------------------------------------------------------------------
     @classmethod
@@ -215,6 +228,8 @@ class GenerativeModel(keras.Model):
         return {"name": self.name, "event_shape": list(self.event_shape), "seed": self.seed}
 
 
-def _unpack(data):
-    """Images from a batch that may be x, (x,), (x, y) or (x, y, sample_weight)."""
-    return data[0] if isinstance(data, (tuple, list)) else data
+def _unpack(data, training_targets):
+    """(x, y) from a batch that may be x, (x,), (x, y) or (x, y, sample_weight); y is None for
+    models without `training_targets`."""
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return x, (y if training_targets else None)

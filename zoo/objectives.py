@@ -29,6 +29,8 @@ def kl_divergence(q_z, p_z, z=None):
         the analytic formula was used.
     """
     try:
+        if not isinstance(p_z, tfd.Distribution):  # e.g. DiagonalGaussianMixture
+            raise NotImplementedError
         return tfd.kl_divergence(q_z, p_z), True
     except NotImplementedError:
         if z is None:

@@ -10,6 +10,7 @@ from zoo.distributions.likelihoods import (
     get_likelihood,
     LIKELIHOODS,
 )
+from zoo.distributions.mixture import DiagonalGaussianMixture
 from zoo.distributions.posteriors import (
     DiagonalNormalHead,
     FullCovarianceNormalHead,

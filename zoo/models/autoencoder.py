@@ -48,7 +48,7 @@ class Autoencoder(EncoderDecoderModel):
     def posterior(self, x):
         return tfd.Independent(tfd.Deterministic(self.code(self.encoder_features(x))), 1)
 
-    def per_example_losses(self, x, training=False):
+    def per_example_losses(self, x, y=None, training=False):
         x = self.check_input(x)
         distortion = -self.likelihood(self.encode(x)).log_prob(x)
         return {"loss": distortion, "reconstruction": distortion}

@@ -39,7 +39,7 @@ class IWAE(VAE):
         super().__init__(**kwargs)
         self.num_importance_samples = int(num_importance_samples)
 
-    def per_example_losses(self, x, training=False):
+    def per_example_losses(self, x, y=None, training=False):
         x = self.check_input(x)
         log_w, log_px_given_z, log_pz_minus_qz = objectives.log_importance_weights(
             x, self.posterior(x), self.prior(), self.likelihood, self.num_importance_samples,

@@ -71,7 +71,7 @@ class VAE(EncoderDecoderModel):
         return self.beta * objectives.linear_warmup(self.optimizer.iterations,
                                                     self.kl_warmup_steps)
 
-    def per_example_losses(self, x, training=False):
+    def per_example_losses(self, x, y=None, training=False):
         x = self.check_input(x)
         terms = objectives.elbo(
             x, self.posterior(x), self.prior(), self.likelihood, seed=self.next_seed(),
