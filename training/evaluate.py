@@ -45,19 +45,22 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     model = zoo.load(folder, compile=False)
     dataset, arrays = folder_data(folder)
     x_test = arrays["x_test"][:max_images]
+    y_test = arrays["y_test"][:max_images] if model.conditional else None
+    given = " given its label" if model.conditional else ""
     n = len(x_test)
     results = {"protocol": {"data": arrays["protocol"]}}
     if "elbo" in metrics:
-        mean, se = evaluation.test_elbo(model, x_test, seed=seed, verbose=verbose)
+        mean, se = evaluation.test_elbo(model, x_test, seed=seed, verbose=verbose, y=y_test)
         results.update(test_elbo=mean, test_elbo_stderr=se)
-        results["protocol"]["elbo"] = f"mean one-sample ELBO over {n} test images, nats"
+        results["protocol"]["elbo"] = f"mean one-sample ELBO over {n} test images{given}, nats"
     if "nll" in metrics:
         mean, se = evaluation.importance_sampled_nll(model, x_test, num_samples=num_samples,
-                                                     seed=seed, verbose=verbose)
+                                                     seed=seed, verbose=verbose, y=y_test)
         results.update(test_nll=mean, test_nll_stderr=se, nll_num_samples=int(num_samples),
                        nll_test_images=n)
         results["protocol"]["nll"] = (
-            f"-mean over {n} test images of the importance-weighted estimate of log p(x) with "
+            f"-mean over {n} test images of the importance-weighted estimate of log p(x){given} "
+            f"with "
             f"k={num_samples} samples from q(z|x) (the IWAE bound), nats")
     if "parzen" in metrics or "fd" in metrics:
         samples = np.concatenate([np.asarray(model.sample(1000, seed=[seed, i]))

@@ -7,18 +7,19 @@ import tensorflow as tf
 from training.data import eval_pipeline
 
 
-def per_example(fn, x, batch_size, seed, label, verbose=True):
-    """Runs `fn(batch, seed) -> [B]` over x in batches (batch i gets seed [seed, i]), with a
-    progress bar; returns the concatenated numpy values."""
+def per_example(fn, x, batch_size, seed, label, verbose=True, y=None):
+    """Runs `fn(batch, labels, seed) -> [B]` over x (and its labels y, else None) in batches
+    (batch i gets seed [seed, i]), with a progress bar; returns the concatenated numpy values."""
     step = tf.function(fn, reduce_retracing=True)
     progress = keras.utils.Progbar(len(x), unit_name="image") if verbose else None
     if verbose:
         print(label)
     values = []
-    for i, batch in enumerate(eval_pipeline(x, batch_size)):
-        values.append(step(batch, tf.constant([seed, i], tf.int32)).numpy())
+    for i, batch in enumerate(eval_pipeline(x, batch_size, y)):
+        images, labels = batch if y is not None else (batch, None)
+        values.append(step(images, labels, tf.constant([seed, i], tf.int32)).numpy())
         if progress:
-            progress.add(len(batch))
+            progress.add(len(images))
     return np.concatenate(values)
 
 
@@ -27,34 +28,38 @@ def mean_and_stderr(values):
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
 
 
-def test_elbo(model, x, batch_size=500, seed=0, verbose=True):
-    """Mean per-example ELBO (one z sample per image) and its standard error, in nats."""
-    values = per_example(lambda b, s: model.elbo(b, seed=s), x, batch_size, seed,
-                         "Test ELBO (one sample of z per image)", verbose)
+def test_elbo(model, x, batch_size=500, seed=0, verbose=True, y=None):
+    """Mean per-example ELBO (one z sample per image) and its standard error, in nats.
+
+    `y`: the labels, needed by conditional models (the bound is then of log p(x|y)).
+    """
+    values = per_example(lambda b, l, s: model.elbo(b, seed=s, **model.conditioning(l)), x,
+                         batch_size, seed, "Test ELBO (one sample of z per image)", verbose, y)
     return mean_and_stderr(values)
 
 
 def importance_sampled_nll(model, x, num_samples=5000, batch_size=100, chunk_size=500, seed=0,
-                           verbose=True):
+                           verbose=True, y=None):
     """NLL = -mean log p(x), each log p(x) the k-sample importance-weighted estimate (IWAE bound).
 
     Returns (mean NLL in nats, its standard error over images).
     """
     values = per_example(
-        lambda b, s: model.log_prob(b, num_samples=num_samples, seed=s, chunk_size=chunk_size),
-        x, batch_size, seed, f"Test NLL (importance sampling, k={num_samples})", verbose,
+        lambda b, l, s: model.log_prob(b, num_samples=num_samples, seed=s, chunk_size=chunk_size,
+                                       **model.conditioning(l)),
+        x, batch_size, seed, f"Test NLL (importance sampling, k={num_samples})", verbose, y,
     )
     return mean_and_stderr(-values)
 
 
 def test_reconstruction(model, x, batch_size=500, seed=0, verbose=True):
     """Mean -log p(x|z) with z the code (or posterior mean) of each image, in nats."""
-    values = per_example(lambda b, s: -model.likelihood(model.encode(b)).log_prob(b), x,
+    values = per_example(lambda b, l, s: -model.likelihood(model.encode(b)).log_prob(b), x,
                          batch_size, seed, "Test reconstruction -log p(x|z)", verbose)
     return mean_and_stderr(values)
 
 
-def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True):
+def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True, y_test=None):
     """metrics.json content for a trained model, each figure with its protocol.
 
     Models with a density get the test ELBO and the importance-sampled NLL; others (the
@@ -68,15 +73,36 @@ def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True):
         metrics["protocol"]["reconstruction"] = (
             f"mean over the {n} test images of -log p(x|z) at the deterministic code z, in nats")
         return metrics
-    mean, se = test_elbo(model, x_test, verbose=verbose)
+    y = y_test if model.conditional else None
+    given = " given its label" if model.conditional else ""
+    mean, se = test_elbo(model, x_test, verbose=verbose, y=y)
     metrics.update(test_elbo=mean, test_elbo_stderr=se)
-    metrics["protocol"]["elbo"] = (f"mean over the {n} test images of the one-sample ELBO, "
-                                   "in nats")
-    mean, se = importance_sampled_nll(model, x_test, num_samples=nll_samples, verbose=verbose)
+    metrics["protocol"]["elbo"] = (f"mean over the {n} test images of the one-sample ELBO"
+                                   f"{given}, in nats")
+    mean, se = importance_sampled_nll(model, x_test, num_samples=nll_samples, verbose=verbose,
+                                      y=y)
     metrics.update(test_nll=mean, test_nll_stderr=se, nll_num_samples=int(nll_samples))
     metrics["protocol"]["nll"] = (
-        f"-mean over the {n} test images of the importance-weighted estimate of log p(x) with "
+        f"-mean over the {n} test images of the importance-weighted estimate of log p(x)"
+        f"{given} with "
         f"k={nll_samples} samples from q(z|x) (the IWAE bound), in nats")
+    return metrics
+
+
+def classification_error(model, x, y, batch_size=1000):
+    """Test error (fraction) of a model's classifier `model.classify(x)` -> (probabilities,
+    label) against the labels y."""
+    predicted = np.concatenate([np.asarray(model.classify(x[i:i + batch_size])[1])
+                                for i in range(0, len(x), batch_size)])
+    return float(np.mean(predicted != np.asarray(y)))
+
+
+def add_classification_error(metrics, model, x_test, y_test):
+    """Adds `test_error` and its protocol to a metrics dict."""
+    metrics["test_error"] = classification_error(model, x_test, y_test)
+    metrics.setdefault("protocol", {})["error"] = (
+        f"fraction of the {len(x_test)} test images whose most probable class under the "
+        "model's classifier q(y|x) differs from the true label")
     return metrics
 
 

@@ -61,10 +61,13 @@ def sample_grid(model, num_samples=64, seed=0):
     return image_grid(np.asarray(model.sample(num_samples, seed=seed)))
 
 
-def reconstruction_grid(model, x, columns=10):
-    """Inputs and reconstructions in alternating rows (input row, then its reconstruction row)."""
-    x = np.asarray(x)[:columns * (len(x) // columns)]
-    recon = to_display(np.asarray(model.reconstruct(x)))
+def reconstruction_grid(model, x, columns=10, y=None):
+    """Inputs and reconstructions in alternating rows (input row, then its reconstruction row);
+    `y`: the labels, for conditional models."""
+    keep = columns * (len(x) // columns)
+    x = np.asarray(x)[:keep]
+    y = None if y is None else np.asarray(y)[:keep]
+    recon = to_display(np.asarray(model.reconstruct(x, **model.conditioning(y))))
     x = to_display(x)
     rows = []
     for start in range(0, len(x), columns):
@@ -85,16 +88,19 @@ def manifold_grid(model, size=20, bound=0.95):
     return image_grid(np.asarray(model.decode(z)), columns=size, pad=0)
 
 
-def interpolation_grid(model, x_a, x_b, steps=10):
+def interpolation_grid(model, x_a, x_b, steps=10, y_a=None, y_b=None):
     """Decoded images along the straight line between the posterior means of x_a and x_b;
-    the two inputs stand at the ends of each row."""
+    the two inputs stand at the ends of each row. A conditional model decodes the row with
+    x_a's label (`y_a`; x_b is encoded with `y_b`)."""
     x_a, x_b = np.asarray(x_a), np.asarray(x_b)
-    z_a, z_b = np.asarray(model.encode(x_a)), np.asarray(model.encode(x_b))
+    z_a = np.asarray(model.encode(x_a, **model.conditioning(y_a)))
+    z_b = np.asarray(model.encode(x_b, **model.conditioning(y_b)))
     t = np.linspace(0, 1, steps, dtype=np.float32)
     rows = []
     for i in range(len(x_a)):
         z = (1 - t)[:, None] * z_a[i] + t[:, None] * z_b[i]
-        decoded = to_display(np.asarray(model.decode(z)))
+        label = {} if y_a is None else model.conditioning(np.full(steps, y_a[i], np.int32))
+        decoded = to_display(np.asarray(model.decode(z, **label)))
         rows.append(np.concatenate([to_display(x_a[i:i + 1]), decoded, to_display(x_b[i:i + 1])]))
     return image_grid(np.concatenate(rows), columns=steps + 2)
 
@@ -107,7 +113,9 @@ def save_latent_scatter(path, model, x, labels, title=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    z = np.concatenate([np.asarray(model.encode(x[i:i + 1000])) for i in range(0, len(x), 1000)])
+    z = np.concatenate([np.asarray(model.encode(x[i:i + 1000],
+                                                **model.conditioning(labels[i:i + 1000])))
+                        for i in range(0, len(x), 1000)])
     axes_names = ("z1", "z2")
     if z.shape[1] > 2:
         centred = z - z.mean(0)
@@ -139,7 +147,7 @@ def plot(model, kind, path, x_test, y_test, seed=0):
     if kind == "samples":
         return save_png(path, sample_grid(model, 100, seed=seed), title="samples")
     if kind == "reconstructions":
-        return save_png(path, reconstruction_grid(model, x_test[:50]),
+        return save_png(path, reconstruction_grid(model, x_test[:50], y=y_test[:50]),
                         title="test inputs (odd rows) and reconstructions (even rows)")
     if kind == "manifold":
         return save_png(path, manifold_grid(model), title="learned 2-D manifold", scale=2)
@@ -148,6 +156,7 @@ def plot(model, kind, path, x_test, y_test, seed=0):
     if kind == "interpolation":
         rng = np.random.default_rng(seed)
         a, b = rng.choice(len(x_test), 8, replace=False), rng.choice(len(x_test), 8, replace=False)
-        return save_png(path, interpolation_grid(model, x_test[a], x_test[b]),
+        return save_png(path, interpolation_grid(model, x_test[a], x_test[b], y_a=y_test[a],
+                                                 y_b=y_test[b]),
                         title="interpolation between posterior means (inputs at the ends)")
     raise ValueError(f"Unknown plot {kind!r}; choose one of: {', '.join(PLOTS)}.")

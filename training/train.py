@@ -15,6 +15,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 
 import zoo
 from training import data as data_lib
@@ -27,8 +28,10 @@ DEFAULTS = {
     "latent_dim": 50, "hidden_units": [200, 200], "network": "mlp", "activation": "tanh",
     "conv_filters": [32, 64], "likelihood": "bernoulli", "posterior": "diagonal",
     "prior": "normal", "beta": 1.0, "kl_warmup_epochs": 0, "num_importance_samples": 50,
+    "num_pseudo_inputs": 500,
     "learning_rate": 1e-3, "lr_schedule": "constant", "binarization": None, "seed": 0,
     "nll_samples": 5000, "out": None, "jit_compile": False,
+    "labels_per_class": None, "labelled_batch_size": 100,
 }
 
 
@@ -51,7 +54,8 @@ def build_model(recipe, event_shape, steps_per_epoch):
         "likelihood": recipe["likelihood"], "posterior": recipe["posterior"],
         "prior": recipe["prior"], "beta": recipe["beta"],
         "kl_warmup_steps": recipe["kl_warmup_epochs"] * steps_per_epoch,
-        "num_importance_samples": recipe["num_importance_samples"], "seed": recipe["seed"],
+        "num_importance_samples": recipe["num_importance_samples"],
+        "num_pseudo_inputs": recipe["num_pseudo_inputs"], "seed": recipe["seed"],
     }
     accepted = accepted_arguments(cls)
     model = cls(**{k: v for k, v in candidates.items() if k in accepted})
@@ -110,14 +114,12 @@ def train(args, verbose=1):
     keras.utils.set_random_seed(recipe["seed"])
     dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
     arrays = data_lib.prepare(dataset, recipe["binarization"])
-    train_ds = data_lib.train_pipeline(arrays["x_train"], recipe["batch_size"],
-                                       arrays["dynamic"], seed=recipe["seed"])
-    val_ds = data_lib.eval_pipeline(arrays["x_val"], 500)
-    steps_per_epoch = max(1, len(arrays["x_train"]) // recipe["batch_size"])
+    train_ds, val_ds, steps_per_epoch, data_note = training_data(
+        zoo.get_model(recipe["model"]), recipe, arrays)
     model = build_model(recipe, dataset.event_shape, steps_per_epoch)
     if verbose:
         print(f"{type(model).__name__}: {model.count_params():,} parameters; data: "
-              f"{dataset.source}; {arrays['protocol']}.")
+              f"{dataset.source}; {arrays['protocol']}{data_note}.")
 
     clock = WallClock(os.path.join(work, "wall_time.json"))
     callbacks = [
@@ -133,7 +135,10 @@ def train(args, verbose=1):
     train_seconds = clock.seconds
 
     metrics = evaluation.standard_metrics(model, arrays["x_test"], recipe["nll_samples"],
-                                          arrays["protocol"], verbose=verbose)
+                                          arrays["protocol"], verbose=verbose,
+                                          y_test=arrays["y_test"])
+    if hasattr(model, "classify"):
+        evaluation.add_classification_error(metrics, model, arrays["x_test"], arrays["y_test"])
     metrics.update(dataset=recipe["dataset"], epochs=recipe["epochs"],
                    train_seconds=round(train_seconds, 1))
     command = reproducing_command(recipe, type(model))
@@ -141,7 +146,7 @@ def train(args, verbose=1):
         "recipe": {k: v for k, v in recipe.items() if k not in ("resume", "restart")},
         "command": command, "seed": recipe["seed"],
         "data": {"dataset": recipe["dataset"], "source": dataset.source,
-                 "protocol": arrays["protocol"], "split": "50k train / 10k validation / 10k test"
+                 "protocol": arrays["protocol"] + data_note, "split": "50k train / 10k validation / 10k test"
                  if recipe["dataset"] == "mnist" else "1197 / 300 / 300"},
         "hardware": {"machine": platform.machine(), "processor": platform.processor(),
                      "cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -153,7 +158,8 @@ def train(args, verbose=1):
         plotting.save_png(os.path.join(folder, "samples.png"), plotting.sample_grid(model),
                           title=f"{type(model).__name__}: samples (mean of p(x|z), z ~ p(z))")
         plotting.save_png(os.path.join(folder, "reconstructions.png"),
-                          plotting.reconstruction_grid(model, arrays["x_test"][:50]),
+                          plotting.reconstruction_grid(model, arrays["x_test"][:50],
+                                                       y=arrays["y_test"][:50]),
                           title="test inputs (odd rows) and reconstructions (even rows)")
         shutil.copytree(os.path.join(work, "logs"), os.path.join(folder, "logs"))
 
@@ -162,9 +168,50 @@ def train(args, verbose=1):
     return out, metrics
 
 
+def training_data(model_class, recipe, arrays):
+    """(train dataset, validation dataset, steps per epoch, note on labels) for a model class.
+
+    Batches carry what `model_class.training_targets` asks for: nothing (x only), "labels"
+    (all of them, or `labels_per_class` per class with -1 elsewhere: semi-supervised), or
+    "index" (each image's position in the training set).
+    """
+    x, y = arrays["x_train"], arrays["y_train"]
+    targets, batch = model_class.training_targets, recipe["batch_size"]
+    known = TARGETS.get(targets)
+    if known is None:
+        raise ValueError(f"{model_class.__name__}.training_targets is {targets!r}; expected one "
+                         f"of {sorted(TARGETS, key=str)}.")
+    if targets == "labels" and recipe.get("labels_per_class"):
+        labelled = data_lib.labelled_subset(y, int(recipe["labels_per_class"]), recipe["seed"])
+        train_ds = data_lib.semi_supervised_pipeline(
+            x, y, labelled, batch, int(recipe["labelled_batch_size"]), arrays["dynamic"],
+            seed=recipe["seed"])
+        note = (f"; {len(labelled)} labelled training images ({recipe['labels_per_class']} per "
+                f"class, chosen with seed {recipe['seed']}), the other {len(x) - len(labelled)} "
+                f"unlabelled; each batch: {batch} unlabelled + {recipe['labelled_batch_size']} "
+                "labelled")
+        steps = max(1, (len(x) - len(labelled)) // batch)
+    else:
+        train_ds = data_lib.train_pipeline(x, batch, arrays["dynamic"], seed=recipe["seed"],
+                                           y=known(y, len(x)))
+        note, steps = "", max(1, len(x) // batch)
+    val_y = known(arrays["y_val"], len(arrays["x_val"]))
+    if targets == "index":
+        val_y = np.full(len(arrays["x_val"]), -1, np.int32)  # not training points: no exclusion
+    return train_ds, data_lib.eval_pipeline(arrays["x_val"], 500, val_y), steps, note
+
+
+TARGETS = {  # training_targets -> the y array of the training pipeline (None: x only)
+    None: lambda y, n: None,
+    "labels": lambda y, n: y.astype(np.int32),
+    "index": lambda y, n: np.arange(n, dtype=np.int32),
+}
+
+
 MODEL_ONLY_OPTIONS = {  # recipe keys that only some model classes or networks use
     "posterior": "posterior", "beta": "beta", "kl_warmup_epochs": "kl_warmup_steps",
     "num_importance_samples": "num_importance_samples",
+    "num_pseudo_inputs": "num_pseudo_inputs",
 }
 
 
@@ -172,6 +219,8 @@ def reproducing_command(recipe, model_class):
     """The `python -m training train ...` line of a recipe, without options the model ignores."""
     accepted = accepted_arguments(model_class)
     skip = {"resume", "restart", "out", "data_path", "jit_compile"}
+    if not recipe.get("labels_per_class"):
+        skip |= {"labels_per_class", "labelled_batch_size"}
     skip |= {k for k, arg in MODEL_ONLY_OPTIONS.items() if arg not in accepted}
     if recipe.get("network") != "conv":
         skip.add("conv_filters")

@@ -37,6 +37,7 @@ class GenerativeModel(keras.Model):
     # (class labels; -1 marks an unlabelled image for semi-supervised models) or "index" (the
     # position of each image in the training set, for priors built from the training points).
     training_targets = None
+    conditional = False  # True for models whose methods take class `labels` (the CVAE)
 
     def __init__(self, event_shape, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -138,6 +139,15 @@ class GenerativeModel(keras.Model):
         Conditional and semi-supervised models add theirs here (e.g. `classify`).
         """
         return {}
+
+    def conditioning(self, labels):
+        """Keyword arguments that pass `labels` to a conditional model's methods ({} for other
+        models), so model-agnostic code can call e.g. `model.elbo(x, **model.conditioning(y))`."""
+        if not self.conditional:
+            return {}
+        if labels is None:
+            raise ValueError(f"{type(self).__name__} is conditioned on class labels: pass labels.")
+        return {"labels": labels}
 
     # --- randomness and input checks ---------------------------------------------------------
     def next_seed(self, seed=None):

@@ -76,8 +76,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_previous_folder(tmp_path, m
 
     original = zoo.VAE.per_example_losses
 
-    def nan_losses(self, x, training=False):
-        terms = original(self, x, training)
+    def nan_losses(self, x, y=None, training=False):
+        terms = original(self, x, y, training)
         return {k: v * float("nan") for k, v in terms.items()}
 
     monkeypatch.setattr(zoo.VAE, "per_example_losses", nan_losses)
