@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from training import data as data_lib  # noqa: E402
@@ -26,6 +27,9 @@ MODEL_CASES = [
      {"event_shape": (8, 8), "likelihood": "categorical", "network": "conv",
       "likelihood_options": {"palette": [[0.0], [0.5], [1.0]]}}),
     ("iwae", "iwae", {"num_importance_samples": 3}),
+    ("cvae", "cvae", {}),
+    ("vamp", "vamp", {"num_pseudo_inputs": 5}),
+    ("gae", "gae", {"num_components": 64}),
     ("autoencoder", "autoencoder", {}),
 ]
 
@@ -44,6 +48,34 @@ def inputs_for(model, n=16, seed=0):
     if model.likelihood_name == "bernoulli":
         return data_lib.binarize(x, seed)
     return x
+
+
+def fit_arguments(model, x):
+    """(x, y) for `fit`/`evaluate` on the first len(x) digits: y is what the model's
+    `training_targets` asks for (labels, or training-set indices), else None."""
+    return x, targets_for(model, len(x))
+
+
+def targets_for(model, n=16):
+    """The y of `fit(x, y)` for models whose batches carry targets (None for the others):
+    labels (every other one -1, unlabelled, for semi-supervised models) or training indices."""
+    labels = data_lib.load_digits().train.y[:n].astype(np.int32)
+    if model.training_targets == "labels":
+        if getattr(model, "semi_supervised", False):
+            labels = np.where(np.arange(n) % 2 == 0, labels, -1).astype(np.int32)
+        return labels
+    if model.training_targets == "index":
+        return np.arange(n, dtype=np.int32)
+    return None
+
+
+def condition_for(model, n=16, endpoint=None):
+    """Keyword arguments with the first n digit labels for a model's methods: for conditional
+    models always, else only for an exported `endpoint` that takes labels."""
+    labels = data_lib.load_digits().train.y[:n].astype(np.int32)
+    if endpoint is not None:
+        return {"labels": labels} if endpoint in model.labelled_endpoints else {}
+    return model.conditioning(labels)
 
 
 @pytest.fixture(scope="session")

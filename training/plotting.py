@@ -105,6 +105,29 @@ def interpolation_grid(model, x_a, x_b, steps=10, y_a=None, y_b=None):
     return image_grid(np.concatenate(rows), columns=steps + 2)
 
 
+def digit_grid(model, rows=10, seed=0):
+    """For models that decode given a class: row i decodes one z ~ p(z) as every class 0..9."""
+    if "decode" not in model.labelled_endpoints:
+        raise ValueError(f"The digits picture needs a model that decodes given a label; "
+                         f"{type(model).__name__} does not. Use --kind samples.")
+    classes = model.num_classes
+    z = np.repeat(np.asarray(model.prior().sample(rows, seed=model.next_seed(seed))), classes, 0)
+    labels = np.tile(np.arange(classes, dtype=np.int32), rows)
+    return image_grid(np.asarray(model.decode(z, labels=labels)), columns=classes)
+
+
+def analogy_grid(model, x):
+    """Each row: an input image, then every class generated in its inferred style
+    (`model.analogies`), as in Kingma et al. 2014, figure 1."""
+    if not hasattr(model, "analogies"):
+        raise ValueError(f"{type(model).__name__} has no analogies(); use a semi-supervised "
+                         "model (m2).")
+    generated = to_display(np.asarray(model.analogies(x)))  # [B, classes, ...]
+    rows = [np.concatenate([to_display(np.asarray(x[i:i + 1])), generated[i]])
+            for i in range(len(x))]
+    return image_grid(np.concatenate(rows), columns=generated.shape[1] + 1)
+
+
 def save_latent_scatter(path, model, x, labels, title=None):
     """Posterior means of x coloured by label (first two principal components when the latent
     has more than two dimensions); written atomically as PNG."""
@@ -139,7 +162,22 @@ def save_latent_scatter(path, model, x, labels, title=None):
     return path
 
 
-PLOTS = ("samples", "reconstructions", "manifold", "scatter", "interpolation")
+def pseudo_input_grid(model, num=50, columns=10):
+    """A VampPrior's first `num` pseudo-inputs u_k (odd rows) and the decoded means of their
+    posteriors, decode(E[z|u_k]) (even rows)."""
+    if not hasattr(model, "pseudo_inputs"):
+        raise ValueError(f"{type(model).__name__} has no pseudo-inputs (a VampPrior picture).")
+    u = np.asarray(model.pseudo_inputs())[:num]
+    decoded = to_display(np.asarray(model.decode(model.pseudo_posterior().mean()))[:len(u)])
+    u = to_display(u)
+    rows = []
+    for start in range(0, len(u), columns):
+        rows += [u[start:start + columns], decoded[start:start + columns]]
+    return image_grid(np.concatenate(rows), columns=columns)
+
+
+PLOTS = ("samples", "reconstructions", "manifold", "scatter", "interpolation", "pseudo_inputs",
+         "digits", "analogies")
 
 
 def plot(model, kind, path, x_test, y_test, seed=0):
@@ -151,6 +189,13 @@ def plot(model, kind, path, x_test, y_test, seed=0):
                         title="test inputs (odd rows) and reconstructions (even rows)")
     if kind == "manifold":
         return save_png(path, manifold_grid(model), title="learned 2-D manifold", scale=2)
+    if kind == "digits":
+        return save_png(path, digit_grid(model, seed=seed),
+                        title="one z ~ p(z) per row, decoded as each digit 0-9")
+    if kind == "analogies":
+        rng = np.random.default_rng(seed)
+        return save_png(path, analogy_grid(model, x_test[rng.choice(len(x_test), 10, False)]),
+                        title="left: test input; right: digits 0-9 in its inferred style")
     if kind == "scatter":
         return save_latent_scatter(path, model, x_test, y_test)
     if kind == "interpolation":
@@ -159,4 +204,7 @@ def plot(model, kind, path, x_test, y_test, seed=0):
         return save_png(path, interpolation_grid(model, x_test[a], x_test[b], y_a=y_test[a],
                                                  y_b=y_test[b]),
                         title="interpolation between posterior means (inputs at the ends)")
+    if kind == "pseudo_inputs":
+        return save_png(path, pseudo_input_grid(model),
+                        title="pseudo-inputs u_k (odd rows) and decode(E[z|u_k]) (even rows)")
     raise ValueError(f"Unknown plot {kind!r}; choose one of: {', '.join(PLOTS)}.")

@@ -58,31 +58,48 @@ def error_of(fn):
     return None
 
 
-def check_export(export_dir, x):
-    """Runs every signature on x and a few bad requests; returns a dict of arrays and texts."""
+def check_export(export_dir, x, labels=None):
+    """Runs every signature on x and a few bad requests; returns a dict of arrays and texts.
+
+    `labels` (one per x) feed the signatures that take a `labels` input (conditional models);
+    `sample` gets them repeated to its num_samples.
+    """
     model = LoadedModel(export_dir)
+    labels = np.zeros(len(x), np.int32) if labels is None else np.asarray(labels, np.int32)
+
+    def run(signature, count=len(x), **inputs):
+        if "labels" in model.signatures[signature].inputs:
+            inputs["labels"] = np.resize(labels, count)
+        return model.run(signature, **inputs)
+
     out = {"signatures": json.dumps(sorted(model.signatures))}
-    out["reconstruction"] = model.run("serving_default", x=x)["reconstruction"]
-    for k, v in model.run("encode", x=x).items():
+    out["reconstruction"] = run("serving_default", x=x)["reconstruction"]
+    for k, v in run("encode", x=x).items():
         out[f"encode_{k}"] = v
-    for k, v in model.run("decode", z=out["encode_mean"]).items():
+    for k, v in run("decode", z=out["encode_mean"]).items():
         out[f"decode_{k}"] = v
     seed_a, seed_b = np.array([1, 2], np.int32), np.array([3, 4], np.int32)
     n = np.int32(6)
     for tag, seed in (("a1", seed_a), ("a2", seed_a), ("b", seed_b)):
-        for k, v in model.run("sample", num_samples=n, seed=seed).items():
+        for k, v in run("sample", count=int(n), num_samples=n, seed=seed).items():
             out[f"sample_{tag}_{k}"] = v
+    if "classify" in model.signatures:
+        for k, v in run("classify", x=x).items():
+            out[f"classify_{k}"] = v
+    if "labels" in model.signatures["decode"].inputs:
+        out["error_labels"] = error_of(lambda: model.run(
+            "decode", z=out["encode_mean"], labels=np.full(len(x), 10**6, np.int32)))
     if "log_prob" in model.signatures:
-        out["log_prob"] = model.run("log_prob", x=x, num_samples=np.int32(16), seed=seed_a)[
+        out["log_prob"] = run("log_prob", x=x, num_samples=np.int32(16), seed=seed_a)[
             "log_prob"]
         out["error_num_samples"] = error_of(
             lambda: model.run("log_prob", x=x, num_samples=np.int32(0), seed=seed_a))
     wrong = np.zeros((2, *[d + 1 for d in x.shape[1:]]), x.dtype)
     out["error_shape"] = error_of(lambda: model.run("encode", x=wrong))
     bad_values = np.full_like(x, 2 if x.dtype.kind == "f" else 10**6)
-    out["error_values"] = error_of(lambda: model.run("serving_default", x=bad_values))
+    out["error_values"] = error_of(lambda: run("serving_default", x=bad_values))
     out["error_sample_count"] = error_of(
-        lambda: model.run("sample", num_samples=np.int32(10**7), seed=seed_a))
+        lambda: run("sample", count=1, num_samples=np.int32(10**7), seed=seed_a))
     out["imported_project_or_tfp"] = json.dumps(
         sorted(m for m in sys.modules if m.split(".")[0] in ("zoo", "training",
                                                             "tensorflow_probability")))
@@ -93,7 +110,8 @@ def main(argv):
     export_dir, inputs_path, outputs_path = argv
     with np.load(inputs_path) as f:
         x = f["x"]
-    result = check_export(export_dir, x)
+        labels = f["labels"] if "labels" in f.files else None
+    result = check_export(export_dir, x, labels)
     np.savez(outputs_path, **{k: np.asarray("" if v is None else v) for k, v in result.items()})
 
 

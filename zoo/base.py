@@ -67,31 +67,33 @@ class GenerativeModel(keras.Model):
         raise NotImplementedError
 
     # --- derived API -------------------------------------------------------------------------
-    def encode(self, x):
+    # `**condition` carries the class `labels` of conditional models (see `conditioning`) to
+    # their `posterior` and `likelihood`; other models take none.
+    def encode(self, x, **condition):
         """Posterior mean E[z|x]."""
-        return self.posterior(x).mean()
+        return self.posterior(x, **condition).mean()
 
-    def decode(self, z):
+    def decode(self, z, **condition):
         """Mean of p(x|z)."""
-        return self.likelihood(z).mean()
+        return self.likelihood(z, **condition).mean()
 
-    def reconstruct(self, x):
+    def reconstruct(self, x, **condition):
         """decode(encode(x)): the mean image at the posterior mean."""
-        return self.decode(self.encode(x))
+        return self.decode(self.encode(x, **condition), **condition)
 
-    def sample(self, num_samples, seed=None):
+    def sample(self, num_samples, seed=None, **condition):
         """Draws z ~ p(z) and returns the mean images of p(x|z), shape [num_samples, *event]."""
         z = self.prior().sample(num_samples, seed=self.next_seed(seed))
-        return self.decode(z)
+        return self.decode(z, **condition)
 
-    def elbo(self, x, seed=None):
+    def elbo(self, x, seed=None, **condition):
         """Per-example evidence lower bound (one Monte Carlo sample of z), in nats."""
         return objectives.elbo(
-            self.check_input(x), self.posterior(x), self.prior(), self.likelihood,
-            seed=self.next_seed(seed),
+            self.check_input(x), self.posterior(x, **condition), self.prior(),
+            lambda z: self.likelihood(z, **condition), seed=self.next_seed(seed),
         )["elbo"]
 
-    def log_prob(self, x, num_samples=5000, seed=None, chunk_size=500):
+    def log_prob(self, x, num_samples=5000, seed=None, chunk_size=500, **condition):
         """Per-example importance-weighted estimate of log p(x) (the IWAE bound with k samples).
 
         Args:
@@ -101,10 +103,11 @@ class GenerativeModel(keras.Model):
             chunk_size: samples evaluated at once; lower it if memory is short.
         """
         x = self.check_input(x)
-        q_z, p_z = self.posterior(x), self.prior()
+        q_z, p_z = self.posterior(x, **condition), self.prior()
 
         def log_weights(n, seed):
-            return objectives.log_importance_weights(x, q_z, p_z, self.likelihood, n, seed)[0]
+            return objectives.log_importance_weights(
+                x, q_z, p_z, lambda z: self.likelihood(z, **condition), n, seed)[0]
 
         return objectives.chunked_iwae_bound(log_weights, num_samples, chunk_size,
                                              self.next_seed(seed))
@@ -124,14 +127,25 @@ class GenerativeModel(keras.Model):
         """Graph-safe checks that observations lie in the likelihood's support."""
         return []
 
-    def encode_outputs(self, x):
+    def encode_outputs(self, x, **condition):
         """Named outputs of the exported `encode` signature: posterior mean and stddev."""
-        q_z = self.posterior(x)
+        q_z = self.posterior(x, **condition)
         return {"mean": q_z.mean(), "stddev": q_z.stddev()}
 
-    def decode_outputs(self, z):
+    def decode_outputs(self, z, **condition):
         """Named outputs of the exported `decode` signature."""
-        return {"mean": self.decode(z)}
+        return {"mean": self.decode(z, **condition)}
+
+    # Exported signatures that take an int32 `labels` [None] input besides their standard ones
+    # (DESIGN.md: conditional models add it to decode and sample), and the number of classes.
+    labelled_endpoints = ()
+    num_classes = None
+
+    def label_assertions(self, labels):
+        """Graph-safe checks that labels lie in [0, num_classes)."""
+        message = f"labels must be class indices in [0, {self.num_classes})"
+        return [tf.debugging.assert_greater_equal(labels, 0, message=message),
+                tf.debugging.assert_less(labels, self.num_classes, message=message)]
 
     def serving_endpoints(self):
         """Extra signatures beyond the standard five: {name: (fn, input TensorSpecs)}.
@@ -149,11 +163,23 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"{type(self).__name__} is conditioned on class labels: pass labels.")
         return {"labels": labels}
 
+    def training_callbacks(self, arrays):
+        """Keras callbacks the model needs during `fit` on the training arrays (the dict of
+        `training.data.prepare`), e.g. the GAE's per-epoch E-step; none by default."""
+        return []
+
     # --- randomness and input checks ---------------------------------------------------------
     def next_seed(self, seed=None):
         """`seed` as a stateless int32 [2] seed, or the next one of the model's stream."""
         if seed is None:
-            return tf.cast(self.seed_generator.next(), tf.int32)
+            seed = tf.cast(self.seed_generator.next(), tf.int32)
+            # Under tf.distribute every replica holds the same stream: fold in the replica id
+            # so that replicas draw independent noise for their shares of the batch.
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                seed = tf.random.experimental.stateless_fold_in(
+                    seed, context.replica_id_in_sync_group)
+            return seed
         return as_stateless_seed(seed)
 
     def check_values(self, x):

@@ -12,6 +12,10 @@ layout) with one SignatureDef per endpoint (DESIGN.md), plus `models.config` for
 | sample | num_samples (int32 scalar), seed (int32 [2]) | x (mean images), z |
 | log_prob | x, num_samples (int32 scalar), seed (int32 [2]) | log_prob |
 
+Conditional models add `labels` (int32 [None], one class per example or per sample) to the
+signatures named by `model.labelled_endpoints` (the CVAE: all five; M2: decode and sample), and
+the semi-supervised model adds `classify` (x -> probabilities, label).
+
 Inputs have batch dimension None and the model's event shape. Randomness comes only from
 stateless ops seeded by the `seed` input, so a request is reproducible. Inputs are validated in
 the graph with `tf.debugging` asserts, which TF Serving returns as INVALID_ARGUMENT with the
@@ -59,28 +63,44 @@ def standard_endpoints(model):
     z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
     n_spec = tf.TensorSpec([], tf.int32, name="num_samples")
     seed_spec = tf.TensorSpec([2], tf.int32, name="seed")
+    labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
 
     def checked_x(x):
         return _checked(x, [_shape_assertion(x, event, "x"), *model.value_assertions(x)])
 
-    def serving_default(x):
-        return {"reconstruction": model.reconstruct(checked_x(x))}
+    def given(labels, batch):
+        """The model's keyword arguments for `labels` (checked against the batch size)."""
+        if labels is None:
+            return {}
+        message = "labels must hold one class index per example"
+        labels = _checked(labels, [*model.label_assertions(labels),
+                                   tf.debugging.assert_equal(tf.size(labels), batch,
+                                                             message=message)])
+        return {"labels": labels}
 
-    def encode(x):
-        return model.encode_outputs(checked_x(x))
+    def serving_default(x, labels=None):
+        x = checked_x(x)
+        return {"reconstruction": model.reconstruct(x, **given(labels, tf.shape(x)[0]))}
 
-    def decode(z):
-        return model.decode_outputs(_checked(z, [_shape_assertion(z, model.latent_shape, "z")]))
+    def encode(x, labels=None):
+        x = checked_x(x)
+        return model.encode_outputs(x, **given(labels, tf.shape(x)[0]))
 
-    def sample(num_samples, seed):
+    def decode(z, labels=None):
+        z = _checked(z, [_shape_assertion(z, model.latent_shape, "z")])
+        return model.decode_outputs(z, **given(labels, tf.shape(z)[0]))
+
+    def sample(num_samples, seed, labels=None):
         num_samples = _checked(num_samples, _count_assertions(num_samples))
         z = model.prior().sample(num_samples, seed=seed)
-        return {"x": model.decode(z), "z": z}
+        return {"x": model.decode(z, **given(labels, num_samples)), "z": z}
 
-    def log_prob(x, num_samples, seed):
+    def log_prob(x, num_samples, seed, labels=None):
         num_samples = _checked(num_samples, _count_assertions(num_samples))
-        return {"log_prob": model.log_prob(checked_x(x), num_samples=num_samples, seed=seed,
-                                           chunk_size=LOG_PROB_CHUNK)}
+        x = checked_x(x)
+        return {"log_prob": model.log_prob(x, num_samples=num_samples, seed=seed,
+                                           chunk_size=LOG_PROB_CHUNK,
+                                           **given(labels, tf.shape(x)[0]))}
 
     endpoints = {
         "serving_default": (serving_default, [x_spec]),
@@ -90,6 +110,10 @@ def standard_endpoints(model):
     }
     if model.has_density:
         endpoints["log_prob"] = (log_prob, [x_spec, n_spec, seed_spec])
+    for name in model.labelled_endpoints:
+        if name in endpoints:
+            fn, specs = endpoints[name]
+            endpoints[name] = (fn, [*specs, labels_spec])
     return endpoints
 
 

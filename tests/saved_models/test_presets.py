@@ -33,8 +33,8 @@ for name in zoo.list_presets():
         out[name] = {"logits": golden_logits(model, ds.test.x)}
     else:
         recipe = json.load(open(zoo.presets.resolve(name) + "/metadata.json"))["recipe"]
-        x = data.prepare(ds, recipe["binarization"])["x_test"]
-        out[name] = golden_values(model, x)
+        arrays = data.prepare(ds, recipe["binarization"])
+        out[name] = golden_values(model, arrays["x_test"], arrays["y_test"])
 json.dump(out, sys.stdout)
 """
 

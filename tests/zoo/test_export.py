@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 import training.session_loader
-from tests.conftest import inputs_for, make_model
+from tests.conftest import condition_for, inputs_for, make_model
 from zoo.export import MAX_SAMPLES, export_model, next_version
 
 LOADER = training.session_loader.__file__
 
 
-def run_in_fresh_process(export_dir, x, tmp_path):
+def run_in_fresh_process(export_dir, x, tmp_path, labels=None):
     inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
-    np.savez(inputs, x=x)
+    np.savez(inputs, x=x, **({} if labels is None else {"labels": labels}))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run([sys.executable, LOADER, export_dir, str(inputs), str(outputs)],
                             capture_output=True, text=True, cwd=str(tmp_path), env=env,
@@ -32,18 +32,29 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
     _, name, overrides = model_case
     model = make_model(name, overrides)
     x = inputs_for(model, n=5)
+    labels = condition_for(model, n=5, endpoint="decode").get("labels")
     export_dir = export_model(model, str(tmp_path / "export"))
-    out = run_in_fresh_process(export_dir, x, tmp_path)
+    out = run_in_fresh_process(export_dir, x, tmp_path, labels)
+
+    def given(endpoint, n=5):
+        """The labels the loader fed to `endpoint` (repeated to n), as model keywords."""
+        cond = condition_for(model, n=5, endpoint=endpoint)
+        return {"labels": np.resize(cond["labels"], n)} if cond else {}
 
     assert json.loads(str(out["imported_project_or_tfp"])) == []
     expected = {"serving_default", "encode", "decode", "sample"} | (
-        {"log_prob"} if model.has_density else set())
+        {"log_prob"} if model.has_density else set()) | set(model.serving_endpoints())
     assert set(json.loads(str(out["signatures"]))) == expected
 
-    image_shape = tuple(np.asarray(model.reconstruct(x)).shape)
+    image_shape = tuple(np.asarray(model.reconstruct(x, **given("serving_default"))).shape)
     assert out["reconstruction"].shape == image_shape
-    np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x), atol=1e-5)
-    np.testing.assert_allclose(out["encode_mean"], model.encode(x), atol=1e-5)
+    np.testing.assert_allclose(out["reconstruction"],
+                               model.reconstruct(x, **given("serving_default")), atol=1e-5)
+    np.testing.assert_allclose(out["encode_mean"], model.encode(x, **given("encode")), atol=1e-5)
+    if model.labelled_endpoints:
+        assert "labels must be class indices" in str(out["error_labels"])
+        np.testing.assert_allclose(
+            out["decode_mean"], model.decode(out["encode_mean"], **given("decode")), atol=1e-5)
     assert out["encode_stddev"].shape == (5, model.latent_dim)
     assert out["decode_mean"].shape == image_shape
     if model.likelihood_name == "bernoulli":
@@ -63,11 +74,13 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
     np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])
     assert not np.allclose(out["sample_a1_z"], out["sample_b_z"])
     assert out["sample_a1_x"].shape == (6, *image_shape[1:])
-    np.testing.assert_allclose(out["sample_a1_x"], model.sample(6, seed=np.array([1, 2])),
+    np.testing.assert_allclose(out["sample_a1_x"],
+                               model.sample(6, seed=np.array([1, 2]), **given("sample", 6)),
                                atol=1e-5)
 
     if model.has_density:
-        python_log_prob = model.log_prob(x, num_samples=16, seed=np.array([1, 2]))
+        python_log_prob = model.log_prob(x, num_samples=16, seed=np.array([1, 2]),
+                                         **given("log_prob"))
         np.testing.assert_allclose(out["log_prob"], python_log_prob, atol=1e-3)
         assert "num_samples must be between 1 and" in str(out["error_num_samples"])
 

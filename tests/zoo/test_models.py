@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.conftest import inputs_for, make_model
+from tests.conftest import condition_for, fit_arguments, inputs_for, make_model
 
 
 def compiled(name, overrides):
@@ -28,17 +28,20 @@ def test_shapes(model_case):
     _, name, overrides = model_case
     model = make_model(name, overrides)
     x = inputs_for(model, n=5)
-    z = model.encode(x)
+    given = condition_for(model, n=5)
+    z = model.encode(x, **given)
     assert z.shape == (5, model.latent_dim)
-    image_shape = model.reconstruct(x).shape
+    image_shape = model.reconstruct(x, **given).shape
     assert image_shape[0] == 5
-    assert model.decode(z).shape == image_shape
+    assert model.decode(z, **given).shape == image_shape
     assert model.sample(3, seed=0).shape == (3, *image_shape[1:])
-    assert model.predict(x, verbose=0).shape == image_shape
-    assert model.likelihood(z).log_prob(x).shape == (5,)
+    batches = tf.data.Dataset.from_tensor_slices(
+        x if not given else (x, given["labels"])).batch(5)
+    assert model.predict(batches, verbose=0).shape == image_shape
+    assert model.likelihood(z, **given).log_prob(x).shape == (5,)
     if model.has_density:
-        assert model.elbo(x, seed=0).shape == (5,)
-        log_px = model.log_prob(x, num_samples=7, seed=0, chunk_size=3)
+        assert model.elbo(x, seed=0, **given).shape == (5,)
+        log_px = model.log_prob(x, num_samples=7, seed=0, chunk_size=3, **given)
         assert log_px.shape == (5,)
         assert np.all(np.isfinite(log_px))
     else:
@@ -75,7 +78,7 @@ def test_one_finite_training_step_reports_metrics(model_case):
     _, name, overrides = model_case
     model = compiled(name, overrides)
     x = inputs_for(model, n=32)
-    history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+    history = model.fit(*fit_arguments(model, x), batch_size=16, epochs=1, verbose=0)
     assert set(history.history) == set(model.metric_names)
     for values in history.history.values():
         assert np.isfinite(values[-1])
@@ -86,16 +89,16 @@ def test_training_lowers_the_loss(model_case):
     _, name, overrides = model_case
     model = compiled(name, overrides)
     x = inputs_for(model, n=64)
-    first = model.evaluate(x, verbose=0, return_dict=True)["loss"]
-    model.fit(x, batch_size=16, epochs=15, verbose=0)
-    assert model.evaluate(x, verbose=0, return_dict=True)["loss"] < first
+    first = model.evaluate(*fit_arguments(model, x), verbose=0, return_dict=True)["loss"]
+    model.fit(*fit_arguments(model, x), batch_size=16, epochs=15, verbose=0)
+    assert model.evaluate(*fit_arguments(model, x), verbose=0, return_dict=True)["loss"] < first
 
 
 def test_save_reload_and_continue_fit_keeps_optimizer_state(model_case, tmp_path):
     _, name, overrides = model_case
     model = compiled(name, overrides)
     x = inputs_for(model, n=32)
-    model.fit(x, batch_size=16, epochs=2, verbose=0)
+    model.fit(*fit_arguments(model, x), batch_size=16, epochs=2, verbose=0)
     path = str(tmp_path / "model.keras")
     model.save(path)
     reloaded = keras.models.load_model(path)
@@ -104,7 +107,7 @@ def test_save_reload_and_continue_fit_keeps_optimizer_state(model_case, tmp_path
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     for a, b in zip(model.optimizer.variables, reloaded.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    reloaded.fit(x, batch_size=16, epochs=1, verbose=0)
+    reloaded.fit(*fit_arguments(model, x), batch_size=16, epochs=1, verbose=0)
     assert int(reloaded.optimizer.iterations) == 6
 
 
@@ -112,19 +115,22 @@ def test_model_folder_round_trip(model_case, tmp_path):
     _, name, overrides = model_case
     model = compiled(name, overrides)
     x = inputs_for(model, n=16)
-    model.fit(x, batch_size=16, epochs=1, verbose=0)
+    model.fit(*fit_arguments(model, x), batch_size=16, epochs=1, verbose=0)
     folder = zoo.save(model, str(tmp_path / "m"), metadata={"note": "test"}, metrics={"a": 1})
     loaded = zoo.load(folder)
-    np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
+    given = condition_for(model, n=len(x))
+    np.testing.assert_allclose(loaded.reconstruct(x, **given), model.reconstruct(x, **given),
+                               atol=1e-6)
     assert int(loaded.optimizer.iterations) == 1
-    loaded.fit(x, batch_size=16, epochs=1, verbose=0)
+    loaded.fit(*fit_arguments(model, x), batch_size=16, epochs=1, verbose=0)
 
 
 def test_wrong_input_shape_is_named(model_case):
     _, name, overrides = model_case
     model = make_model(name, overrides)
     with pytest.raises(ValueError, match="expects a batch of shape"):
-        model.encode(np.zeros((2, 5, 5, 1), inputs_for(model).dtype))
+        model.encode(np.zeros((2, 5, 5, 1), inputs_for(model).dtype),
+                     **condition_for(model, n=2))
 
 
 def test_out_of_range_values_are_named():
@@ -164,7 +170,7 @@ def test_iwae_rejects_k0():
 
 
 def test_unknown_names_list_the_choices():
-    with pytest.raises(ValueError, match="choose one of: autoencoder, iwae, vae"):
+    with pytest.raises(ValueError, match="choose one of: autoencoder, cvae, "):
         zoo.get_model("gan")
     with pytest.raises(ValueError, match="Unknown likelihood 'poisson'"):
         make_model("vae", {"likelihood": "poisson"})
@@ -190,7 +196,7 @@ def test_mixed_precision_keeps_heads_float32():
         assert model.posterior_head.compute_dtype == "float32"
         assert model.likelihood_head.compute_dtype == "float32"
         assert model.posterior(x).dtype == tf.float32
-        history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+        history = model.fit(*fit_arguments(model, x), batch_size=16, epochs=1, verbose=0)
         assert np.isfinite(history.history["loss"][-1])
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -204,9 +210,9 @@ def test_fine_tuning_with_a_frozen_part(model_case, part):
     frozen = model.encoder_network if part == "encoder" else model.decoder_network
     before = [w.numpy().copy() for w in frozen.weights]
     x = inputs_for(model, n=64)
-    first = model.evaluate(x, verbose=0, return_dict=True)["loss"]
-    model.fit(x, batch_size=16, epochs=10, verbose=0)
-    assert model.evaluate(x, verbose=0, return_dict=True)["loss"] < first
+    first = model.evaluate(*fit_arguments(model, x), verbose=0, return_dict=True)["loss"]
+    model.fit(*fit_arguments(model, x), batch_size=16, epochs=10, verbose=0)
+    assert model.evaluate(*fit_arguments(model, x), verbose=0, return_dict=True)["loss"] < first
     for a, w in zip(before, frozen.weights):
         np.testing.assert_array_equal(a, w.numpy())
 

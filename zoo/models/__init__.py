@@ -1,7 +1,10 @@
 """One model per file; each registers itself under its command-line name in `MODELS`."""
 
 from zoo.models.autoencoder import Autoencoder
+from zoo.models.cvae import CVAE
 from zoo.models.encoder_decoder import EncoderDecoderModel
+from zoo.models.gae import GAE
 from zoo.models.iwae import IWAE
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE
+from zoo.models.vamp import VampPrior

@@ -76,8 +76,9 @@ class EncoderDecoderModel(GenerativeModel):
         feature_shape = (None, *self.likelihood_head.feature_shape)
         self.encoder_network.build(feature_shape)
         self.build_encoder(self.encoder_network.compute_output_shape(feature_shape))
-        self.decoder_network.build((None, self.latent_dim))
-        self.likelihood_head.build(self.decoder_network.compute_output_shape((None, self.latent_dim)))
+        self.decoder_network.build((None, self.decoder_input_dim))
+        self.likelihood_head.build(
+            self.decoder_network.compute_output_shape((None, self.decoder_input_dim)))
         self.built = True
 
     def check_values(self, x):
@@ -90,26 +91,35 @@ class EncoderDecoderModel(GenerativeModel):
     def value_assertions(self, x):
         return self.likelihood_head.value_assertions(x)
 
-    def decode_outputs(self, z):
-        return self.likelihood_head.serving_outputs(self.likelihood_params(z))
+    def decode_outputs(self, z, **condition):
+        return self.likelihood_head.serving_outputs(self.likelihood_params(z, **condition))
 
     def encoder_features(self, x):
         """Encoder network features of x (palette indices are first turned into colours)."""
         return self.encoder_network(self.likelihood_head.to_features(self.check_input(x)))
 
-    def likelihood_params(self, z):
+    def decoder_inputs(self, z):
+        """What the decoder network reads for z [..., latent_dim] (conditional models append
+        their labels): a tensor [..., decoder_input_dim]."""
+        return tf.convert_to_tensor(z)
+
+    @property
+    def decoder_input_dim(self):
+        return self.latent_dim
+
+    def likelihood_params(self, z, **condition):
         """Parameters of p(x|z); z has shape [..., latent_dim] with any leading dimensions."""
-        z = tf.convert_to_tensor(z)
-        leading = tf.shape(z)[:-1]
-        features = self.decoder_network(tf.reshape(z, [-1, self.latent_dim]))
+        inputs = self.decoder_inputs(z, **condition)
+        leading = tf.shape(inputs)[:-1]
+        features = self.decoder_network(tf.reshape(inputs, [-1, self.decoder_input_dim]))
         params = self.likelihood_head(features)
         return tf.reshape(params, tf.concat([leading, self.likelihood_head.param_shape], 0))
 
-    def likelihood(self, z):
-        return self.likelihood_head.make_distribution(self.likelihood_params(z))
+    def likelihood(self, z, **condition):
+        return self.likelihood_head.make_distribution(self.likelihood_params(z, **condition))
 
-    def decode(self, z):
-        return self.likelihood_head.mean(self.likelihood_params(z))
+    def decode(self, z, **condition):
+        return self.likelihood_head.mean(self.likelihood_params(z, **condition))
 
     def prior(self):
         return self.prior_layer.distribution()

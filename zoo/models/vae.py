@@ -58,11 +58,18 @@ class VAE(EncoderDecoderModel):
     def encoder_head(self):
         return self.posterior_head
 
-    def posterior(self, x):
-        return self.posterior_head.make_distribution(self.posterior_head(self.encoder_features(x)))
+    def head_features(self, x, **condition):
+        """What the posterior head reads: the encoder features (conditional models append
+        their labels)."""
+        return self.encoder_features(x)
 
-    def encode_outputs(self, x):
-        return self.posterior_head.serving_outputs(self.posterior_head(self.encoder_features(x)))
+    def posterior(self, x, **condition):
+        return self.posterior_head.make_distribution(
+            self.posterior_head(self.head_features(x, **condition)))
+
+    def encode_outputs(self, x, **condition):
+        return self.posterior_head.serving_outputs(
+            self.posterior_head(self.head_features(x, **condition)))
 
     def kl_weight(self, training):
         """beta, times the warm-up factor during training."""
@@ -73,8 +80,10 @@ class VAE(EncoderDecoderModel):
 
     def per_example_losses(self, x, y=None, training=False):
         x = self.check_input(x)
+        condition = self.conditioning(y)  # {} unless the model is conditional
         terms = objectives.elbo(
-            x, self.posterior(x), self.prior(), self.likelihood, seed=self.next_seed(),
+            x, self.posterior(x, **condition), self.prior(),
+            lambda z: self.likelihood(z, **condition), seed=self.next_seed(),
             beta=self.kl_weight(training), analytic_kl=self.analytic_kl,
         )
         return {"loss": terms["loss"], "elbo": terms["elbo"], "kl": terms["rate"],
