@@ -14,6 +14,17 @@ EVENT = (8, 8, 1)
 TINY = {"event_shape": EVENT, "latent_dim": 4, "hidden_units": (32,), "conv_filters": (4, 8),
         "seed": 1}
 
+def _tiny_m1():
+    """M1+M2 stacks M2 on a VAE; the harness uses an untrained tiny one (its config)."""
+    import keras
+
+    import zoo
+
+    return keras.saving.serialize_keras_object(zoo.VAE(**TINY))
+
+
+TINY_M1 = _tiny_m1()
+
 # Every model class and head combination the harness checks: (id, model name, arguments).
 MODEL_CASES = [
     ("vae-mlp-bernoulli", "vae", {}),
@@ -28,6 +39,8 @@ MODEL_CASES = [
       "likelihood_options": {"palette": [[0.0], [0.5], [1.0]]}}),
     ("iwae", "iwae", {"num_importance_samples": 3}),
     ("cvae", "cvae", {}),
+    ("m2", "m2", {"alpha": 1.0}),
+    ("m1m2", "m1m2", {"m1": TINY_M1}),
     ("vamp", "vamp", {"num_pseudo_inputs": 5}),
     ("gae", "gae", {"num_components": 64}),
     ("autoencoder", "autoencoder", {}),
@@ -35,9 +48,14 @@ MODEL_CASES = [
 
 
 def make_model(name, overrides):
+    """The model `name` with the TINY architecture (arguments it does not take are dropped)."""
     import zoo
+    from training.train import accepted_arguments
 
-    return zoo.get_model(name)(**{**TINY, **overrides})
+    cls = zoo.get_model(name)
+    arguments = {k: v for k, v in {**TINY, **overrides}.items()
+                 if k in accepted_arguments(cls)}
+    return cls(**arguments)
 
 
 def inputs_for(model, n=16, seed=0):

@@ -10,7 +10,7 @@ from training.classifier import classifier_features, default_classifier_path
 from zoo.presets import resolve
 from zoo.saving import read_json, update_folder_files
 
-METRICS = ("elbo", "nll", "parzen", "fd")
+METRICS = ("elbo", "nll", "parzen", "fd", "error")
 
 
 def parse_metrics(text):
@@ -62,6 +62,11 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
             f"-mean over {n} test images of the importance-weighted estimate of log p(x){given} "
             f"with "
             f"k={num_samples} samples from q(z|x) (the IWAE bound), nats")
+    if "error" in metrics:
+        if not hasattr(model, "classify"):
+            raise ValueError(f"{type(model).__name__} has no classifier; 'error' applies to "
+                             "semi-supervised models (m2, m1m2).")
+        evaluation.add_classification_error(results, model, x_test, arrays["y_test"][:n])
     if "parzen" in metrics or "fd" in metrics:
         samples = np.concatenate([np.asarray(model.sample(1000, seed=[seed, i]))
                                   for i in range(10)])
@@ -102,6 +107,8 @@ def format_results(results):
     if "parzen_log_likelihood" in results:
         lines.append(f"Parzen: {results['parzen_log_likelihood']:.1f} ± "
                      f"{results['parzen_stderr']:.1f} nats (sigma {results['parzen_sigma']:.3f})")
+    if "test_error" in results:
+        lines.append(f"Test error: {100 * results['test_error']:.2f}%")
     if "fd" in results:
         lines.append(f"FD: {results['fd']:.2f}")
     return "\n".join(lines)

@@ -14,7 +14,8 @@ NLL = -mean importance-weighted log p(x) over the binarized MNIST test set (k sa
 set binarized once with seed 0), in nats, lower is better; Parzen = Parzen-window
 log-likelihood of the grey test images (10,000 samples, sigma chosen on validation), in nats,
 higher is better (a weak metric); FD = Frechet distance in the `mnist_classifier` feature space
-(10,000 samples vs 10,000 test images), lower is better. Each preset's card (its README.md)
+(10,000 samples vs 10,000 test images), lower is better; test error = semi-supervised
+classification error on the 10k test images (100 labels). Each preset's card (its README.md)
 states the full protocol and recipe.
 
 """
@@ -25,6 +26,14 @@ def _fmt(value, digits=2, stderr=None):
         return "-"
     text = f"{value:.{digits}f}"
     return f"{text} ± {stderr:.{digits}f}" if stderr is not None else text
+
+
+def _k_text(row):
+    """k, plus the number of test images where the NLL used fewer than all 10,000."""
+    if not row["k"]:
+        return "-"
+    images = row["nll_images"]
+    return f"{row['k']} ({images} images)" if images and images < 10000 else str(row["k"])
 
 
 def rows():
@@ -39,10 +48,13 @@ def rows():
         out.append({
             "name": name, "model": meta.get("model_class", "?"),
             "nll": metrics.get("test_nll"), "nll_stderr": metrics.get("test_nll_stderr"),
-            "k": metrics.get("nll_num_samples"),
+            "k": metrics.get("nll_num_samples"), "nll_images": metrics.get("nll_test_images"),
             "parzen": metrics.get("parzen_log_likelihood"),
             "parzen_stderr": metrics.get("parzen_stderr"), "fd": metrics.get("fd"),
-            "accuracy": metrics.get("test_accuracy"),
+            "accuracy": metrics.get("test_accuracy"), "error": metrics.get("test_error"),
+            "error_mean": metrics.get("test_error_mean"),
+            "error_std": metrics.get("test_error_std"),
+            "error_seeds": len(metrics.get("test_error_seeds", {})),
             "epochs": meta.get("recipe", {}).get("epochs"),
             "train_seconds": meta.get("train_seconds"),
             "hardware": hardware.get("description") or
@@ -57,9 +69,14 @@ def render():
     for r in rows():
         time_text = f"{r['train_seconds'] / 60:.0f} min" if r["train_seconds"] else "-"
         model = r["model"] + (f" (accuracy {r['accuracy']:.4f})" if r["accuracy"] else "")
+        if r["error_mean"] is not None:
+            model += (f" (test error {100 * r['error_mean']:.2f}% ± {100 * r['error_std']:.2f}% "
+                      f"over {r['error_seeds']} seeds)")
+        elif r["error"] is not None:
+            model += f" (test error {100 * r['error']:.2f}%)"
         lines.append(
             f"| [{r['name']}]({r['name']}/README.md) | {model} | "
-            f"{_fmt(r['nll'], 2, r['nll_stderr'])} | {r['k'] or '-'} | "
+            f"{_fmt(r['nll'], 2, r['nll_stderr'])} | {_k_text(r)} | "
             f"{_fmt(r['parzen'], 1, r['parzen_stderr'])} | {_fmt(r['fd'])} | "
             f"{r['epochs'] or '-'} | {time_text} | {r['hardware']} |")
     return "\n".join(lines) + "\n"

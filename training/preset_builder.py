@@ -1,6 +1,7 @@
 """Builds a pretrained preset from its recipe: train (or adopt a finished run), save without
 optimizer state, evaluate, write golden values, the model card and the leaderboard."""
 
+import importlib
 import json
 import os
 
@@ -86,9 +87,36 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
         nll = evaluate(folder, ["nll"], num_samples=spec.get("nll_samples", num_samples),
                        max_images=spec["nll_images"], verbose=verbose)
         results = {**results, **nll, "protocol": {**results["protocol"], **nll["protocol"]}}
+    if spec.get("repeat_seeds"):
+        results = {**results, **repeat_over_seeds(name, folder, verbose)}
     update_folder_files(folder, files={"README.md": model_card(name, folder).encode()})
     write_leaderboard()
     return folder, results
+
+
+def repeat_over_seeds(name, folder, verbose=1):
+    """The semi-supervised protocol: the test error of the recipe under its own seed (the
+    preset) and under `repeat_seeds` (runs/NAME_seedS, adopted when finished with the same
+    recipe, else trained), merged into the preset's metrics.json as mean and spread."""
+    spec = PRESETS[name]
+    metrics = read_json(os.path.join(folder, "metrics.json"))
+    errors = {str(spec["train"]["seed"]): metrics["test_error"]}
+    for seed in spec["repeat_seeds"]:
+        recipe = {**spec["train"], "seed": seed}
+        run = os.path.join("runs", f"{name}_seed{seed}")
+        if not os.path.exists(os.path.join(run, "metrics.json")):
+            run, _ = train({**recipe, "out": run, "nll_samples": 100}, verbose=verbose)
+        check_run_matches(run, recipe)
+        errors[str(seed)] = read_json(os.path.join(run, "metrics.json"))["test_error"]
+    values = np.array(list(errors.values()))
+    summary = {"test_error_seeds": errors, "test_error_mean": float(values.mean()),
+               "test_error_std": float(values.std(ddof=1))}
+    metrics.update(summary)
+    metrics["protocol"]["error_seeds"] = (
+        f"test error of the same recipe trained with seeds {', '.join(errors)} (each seed "
+        "picks its own labelled images and initialisation); mean and sample standard deviation")
+    update_folder_files(folder, metrics=metrics)
+    return summary
 
 
 def model_card(name, folder):
@@ -109,6 +137,15 @@ def model_card(name, folder):
         if key in metrics:
             se = f" ± {metrics[se_key]:.2f}" if se_key and se_key in metrics else ""
             lines.append(f"| {label} | {metrics[key]:.2f}{se} {unit} | {protocol.get(proto, '')} |")
+    if "test_error" in metrics:
+        lines.append(f"| test error (this model) | {100 * metrics['test_error']:.2f}% | "
+                     f"{protocol.get('error', '')} |")
+    if "test_error_seeds" in metrics:
+        each = ", ".join(f"seed {s}: {100 * e:.2f}%" for s, e in metrics["test_error_seeds"].items())
+        lines.append(f"| test error over {len(metrics['test_error_seeds'])} seeds | "
+                     f"{100 * metrics['test_error_mean']:.2f}% ± "
+                     f"{100 * metrics['test_error_std']:.2f}% ({each}) | "
+                     f"{protocol.get('error_seeds', '')} |")
     lines += ["", f"Data: {protocol.get('data', '')}.", "", f"Published: {spec['anchor']}", "",
               "## Recipe", "", "```", meta.get("train_command") or meta.get("command", ""), "```",
               "", f"Seed {meta.get('seed')}; trained {metrics.get('epochs')} epochs in "
@@ -122,6 +159,9 @@ def model_card(name, folder):
     for kind in ("manifold", "digits", "analogies", "scatter", "interpolation", "pseudo_inputs"):
         if os.path.exists(os.path.join(folder, f"{kind}.png")):
             lines += [f"![{kind}]({kind}.png)", ""]
+    if spec.get("card_extra"):  # "module:function" returning a markdown section for the folder
+        module, function = spec["card_extra"].split(":")
+        lines += [getattr(importlib.import_module(module), function)(folder)]
     lines += ["## Limits", "", spec["limits"], ""]
     target, nll = spec.get("target_nll"), metrics.get("test_nll")
     if target is not None and nll is not None:

@@ -13,7 +13,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from zoo import objectives  # noqa: E402
 from zoo.base import GenerativeModel  # noqa: E402
 from zoo.feature_classifier import FeatureClassifier  # noqa: E402
-from zoo.models import CVAE, GAE, IWAE, MODELS, VAE, Autoencoder, VampPrior  # noqa: E402
+from zoo.models import CVAE, GAE, IWAE, M1M2, M2, MODELS, VAE, Autoencoder, VampPrior  # noqa: E402
 from zoo.presets import list_presets, load  # noqa: E402
 from zoo.saving import ModelFolderError, save_model_folder  # noqa: E402
 

@@ -5,6 +5,8 @@ from zoo.models.cvae import CVAE
 from zoo.models.encoder_decoder import EncoderDecoderModel
 from zoo.models.gae import GAE
 from zoo.models.iwae import IWAE
+from zoo.models.m1m2 import M1M2
+from zoo.models.m2 import M2
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE
 from zoo.models.vamp import VampPrior
