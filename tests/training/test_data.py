@@ -185,3 +185,24 @@ def test_pipeline_shuffles_and_batches(digits):
     batches = [b.numpy() for b in ds]
     assert len(batches) == 11 and all(len(b) == 100 for b in batches)
     assert not np.array_equal(batches[0], digits.train.x[:100])
+
+
+def test_labelled_subset_picks_per_class_and_is_seeded(digits):
+    chosen = data_lib.labelled_subset(digits.train.y, 10, seed=0)
+    assert np.bincount(digits.train.y[chosen]).tolist() == [10] * 10
+    np.testing.assert_array_equal(chosen, data_lib.labelled_subset(digits.train.y, 10, seed=0))
+    assert not np.array_equal(chosen, data_lib.labelled_subset(digits.train.y, 10, seed=1))
+    with pytest.raises(data_lib.DataError, match="cannot pick"):
+        data_lib.labelled_subset(digits.train.y, 1000, seed=0)
+
+
+def test_semi_supervised_batches_hold_unlabelled_then_labelled(digits):
+    labelled = data_lib.labelled_subset(digits.train.y, 2, seed=0)
+    ds = data_lib.semi_supervised_pipeline(digits.train.x, digits.train.y, labelled, 50, 20,
+                                           dynamic_binarization=True, seed=0)
+    batches = list(ds)
+    assert len(batches) == (len(digits.train.x) - len(labelled)) // 50
+    x, y = (b.numpy() for b in batches[0])
+    assert x.shape == (70, 8, 8, 1) and set(np.unique(x)) <= {0.0, 1.0}
+    assert np.all(y[:50] == -1) and np.all(y[50:] >= 0)
+    assert set(y[50:]) <= set(digits.train.y[labelled])
