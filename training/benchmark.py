@@ -1,0 +1,348 @@
+"""`python -m training benchmark`: training throughput against a measured matmul ceiling and PyTorch.
+
+Train mode (`--mode train`, the default) times the training that `python -m training train`
+runs: the model built and compiled by `train.build_model` (same strategy, precision, XLA and
+steps-per-execution options) is trained by Keras `fit` on the recipe's tf.data pipeline
+(shuffling and dynamic binarization included), with the run's NaN guard, after warm-up. Each
+timed window is one `fit` epoch of `--steps` steps; the result is the median over `--windows`.
+
+FLOPs per image come from the layer sizes. A dense layer with an m x n kernel costs 2mn FLOPs
+forward (a multiply and an add per weight); backward costs twice that (the kernel gradient
+x^T dy and the input gradient dy W^T), except that the first layer needs no input gradient.
+Elementwise work (activations, the loss, Adam) is not counted: it is the overhead that keeps a
+step below the ceiling.
+
+The ceiling is measured in the same run: the same sequence of forward and backward matrix
+products with the same shapes and dtype, chained as in the step, inside one `tf.function`
+(with and without XLA; the faster counts), timed the same way. The PyTorch comparison (when
+`torch` is installed) trains the same architecture and loss (Bernoulli decoder, diagonal
+Gaussian posterior, analytic KL, Adam) on the same batches, timed the same way.
+
+Serving mode (`--mode serving EXPORT_DIR`) measures the exported signatures through the
+TF Serving session loader (training/serving_benchmark.py).
+"""
+
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+TORCH_HINT = "PyTorch not installed: pip install torch==2.13.0 for the comparison"
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (or the platform's processor string)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def dense_shapes(model):
+    """Kernel shapes (m, n) of the model's Dense layers in the order a training step runs them:
+    encoder, posterior head, decoder, likelihood head. Raises ValueError for non-MLP models."""
+    import keras
+
+    if getattr(model, "network", None) != "mlp":
+        raise ValueError("The FLOP count covers MLP networks only (--network mlp).")
+    parts = [model.encoder_network, model.encoder_head, model.decoder_network,
+             model.likelihood_head]
+    shapes = []
+    for part in parts:
+        layers = [part] + list(part._flatten_layers(include_self=False, recursive=True))
+        shapes += [tuple(layer.kernel.shape) for layer in layers
+                   if isinstance(layer, keras.layers.Dense)]
+    return shapes
+
+
+def flops_per_image(shapes):
+    """(forward, backward) FLOPs per image of Dense layers of kernel shapes `shapes`."""
+    forward = sum(2 * m * n for m, n in shapes)
+    m0, n0 = shapes[0]
+    return forward, 2 * forward - 2 * m0 * n0
+
+
+def _median_rate(run_window, windows, items):
+    """Items per second: median over `windows` timed calls of `run_window`."""
+    seconds = []
+    for _ in range(windows):
+        start = time.perf_counter()
+        run_window()
+        seconds.append(time.perf_counter() - start)
+    return items / float(np.median(seconds)), seconds
+
+
+def matmul_ceiling(shapes, batch, latent_dim, dtype, steps, windows, jit_compile):
+    """Images per second of the step's matrix products alone (see the module docstring)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    kernels = [tf.constant(rng.normal(0, 1 / np.sqrt(m), (m, n)), dtype) for m, n in shapes]
+    x = tf.constant(rng.random((batch, shapes[0][0])), dtype)
+    grad_out = tf.constant(rng.normal(0, 1, (batch, shapes[-1][1])), dtype)
+    # Where z is drawn: the posterior head outputs 2 * latent_dim numbers, the decoder takes d.
+    head = next(i for i, (m, n) in enumerate(shapes) if shapes[i + 1][0] == latent_dim)
+
+    def one_step(x, grad_out):
+        inputs, a = [], x
+        for i, w in enumerate(kernels):
+            inputs.append(a)
+            a = tf.matmul(a, w)
+            if i == head:
+                a = a[:, :latent_dim]
+        g, grads = grad_out, []
+        for i in reversed(range(len(kernels))):
+            grads.append(tf.matmul(inputs[i], g, transpose_a=True))
+            if i > 0:
+                g = tf.matmul(g, kernels[i], transpose_b=True)
+                if i == head + 1:
+                    g = tf.pad(g, [[0, 0], [0, shapes[head][1] - latent_dim]])
+        return a, grads
+
+    @tf.function(jit_compile=jit_compile)
+    def run(x, grad_out):
+        def body(i, x, grad_out):
+            a, grads = one_step(x, grad_out)
+            # Every product feeds the next step (so none is pruned as unused or hoisted out
+            # of the loop); the tiny factor keeps the values unchanged.
+            tiny = tf.cast(1e-30, dtype)
+            used = tf.add_n([g[0, 0] for g in grads])
+            return (i + 1, x + tiny * used, grad_out + tiny * a[0, 0])
+        _, x, grad_out = tf.while_loop(lambda i, *_: i < steps, body, (0, x, grad_out))
+        return x[0, 0] + grad_out[0, 0]
+
+    run(x, grad_out).numpy()
+    rate, _ = _median_rate(lambda: run(x, grad_out).numpy(), windows, steps * batch)
+    return rate
+
+
+def _window_timer():
+    """A Keras callback recording the wall time of each epoch (one timed window)."""
+    import keras
+
+    class WindowTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds, self.start = [], None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    return WindowTimer()
+
+
+def benchmark_train(options, verbose=1):
+    """Runs the train-mode benchmark; returns a dict of results (see `format_train`)."""
+    import keras
+    import tensorflow as tf
+
+    from training import data as data_lib
+    from training import distribute
+    from training.callbacks import StopOnNaN
+    from training.train import DEFAULTS, build_model, resolve_recipe, training_data
+
+    args = {k: v for k, v in options.items() if k in DEFAULTS and v is not None}
+    args.setdefault("activation", "softplus")
+    args.setdefault("hidden_units", [500, 500])
+    args["out"] = "unused"
+    recipe = resolve_recipe(args)
+    kind = distribute.resolve_strategy(recipe["strategy"])
+    if kind == "multiworker":
+        raise ValueError("The benchmark measures one machine: use --strategy none or mirrored.")
+    strategy = distribute.make_strategy(kind)
+    steps, windows, warmup = options["steps"], options["windows"], options["warmup"]
+
+    keras.utils.set_random_seed(recipe["seed"])
+    dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
+    arrays = data_lib.prepare(dataset, recipe["binarization"])
+    global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
+    import zoo
+
+    train_ds, _, steps_per_epoch, _ = training_data(
+        zoo.get_model(recipe["model"]), {**recipe, "batch_size": global_batch}, arrays)
+    with strategy.scope(), distribute.precision(recipe["precision"]):
+        model = build_model(recipe, dataset.event_shape, steps_per_epoch)
+    compute_dtype = model.encoder_network.compute_dtype
+    # Each window is one `fit` epoch of `steps` steps on the repeated pipeline.
+    spe = int(recipe["steps_per_execution"])
+    steps = max(spe, steps // spe * spe)
+    timer = _window_timer()
+    model.fit(train_ds.repeat(), epochs=warmup + windows, steps_per_epoch=steps,
+              callbacks=[StopOnNaN(), timer], shuffle=False, verbose=0)
+    seconds = timer.seconds[warmup:]
+    rate = steps * global_batch / float(np.median(seconds))
+
+    shapes = dense_shapes(model)
+    forward, backward = flops_per_image(shapes)
+    flops = forward + backward
+    ceilings = {}
+    for jit in (False, True):
+        ceilings["xla" if jit else "tf"] = matmul_ceiling(
+            shapes, recipe["batch_size"], model.latent_dim, compute_dtype, steps, windows, jit)
+    result = {
+        "model": recipe["model"], "layers": [list(s) for s in shapes],
+        "activation": recipe["activation"], "batch_size": recipe["batch_size"],
+        "global_batch_size": global_batch, "strategy": kind,
+        "replicas": strategy.num_replicas_in_sync, "precision": recipe["precision"],
+        "jit_compile": bool(recipe["jit_compile"]), "steps_per_execution": spe,
+        "steps_per_window": steps, "windows": windows, "warmup_windows": warmup,
+        "images_per_second": rate, "step_ms": 1000 * global_batch / rate,
+        "window_seconds": seconds,
+        "flops_per_image": {"forward": forward, "backward": backward, "total": flops},
+        "gflops_per_second": rate * flops / 1e9,
+        "ceiling_images_per_second": ceilings,
+        "ceiling_gflops_per_second": max(ceilings.values()) * flops / 1e9,
+        "fraction_of_ceiling": rate / max(ceilings.values()),
+        "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+                    "cpu_devices": len(tf.config.list_logical_devices("CPU")),
+                    "tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    if options.get("torch", True):
+        result["pytorch"] = torch_benchmark(
+            shapes, recipe, arrays["x_train"], steps, windows, warmup)
+        if "images_per_second" in result["pytorch"]:
+            result["ratio_to_pytorch"] = rate / result["pytorch"]["images_per_second"]
+    return result
+
+
+def torch_benchmark(shapes, recipe, x_train, steps, windows, warmup):
+    """The same VAE in PyTorch on CPU, timed the same way; {"skipped": reason} without torch."""
+    try:
+        import torch
+    except ImportError:
+        return {"skipped": TORCH_HINT}
+    if recipe["precision"] == "mixed_float16" or recipe["model"] != "vae" or (
+            recipe["likelihood"] != "bernoulli" or recipe["posterior"] != "diagonal"):
+        return {"skipped": "the PyTorch twin covers the Bernoulli VAE with a diagonal posterior "
+                           "in float32 or bfloat16 autocast"}
+    torch.manual_seed(recipe["seed"])
+    nn = torch.nn
+    activation = {"softplus": nn.Softplus, "tanh": nn.Tanh, "relu": nn.ReLU}[recipe["activation"]]
+    latent = recipe["latent_dim"]
+
+    def mlp(layer_shapes):
+        layers = []
+        for i, (m, n) in enumerate(layer_shapes):
+            layers.append(nn.Linear(m, n))
+            if i < len(layer_shapes) - 1:
+                layers.append(activation())
+        return nn.Sequential(*layers)
+
+    head = next(i for i, (m, n) in enumerate(shapes) if n == 2 * latent)
+    encoder, decoder = mlp(shapes[:head + 1]), mlp(shapes[head + 1:])
+    params = list(encoder.parameters()) + list(decoder.parameters())
+    optimizer = torch.optim.Adam(params, lr=recipe["learning_rate"])
+    images = torch.from_numpy(np.asarray(x_train, np.float32).reshape(len(x_train), -1))
+    batch = recipe["batch_size"]
+    autocast = recipe["precision"] == "mixed_bfloat16"
+
+    def step(x):
+        x = (torch.rand_like(x) < x).float()  # dynamic binarization, as our pipeline does
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loc, raw = encoder(x).float().chunk(2, dim=-1)
+            scale = nn.functional.softplus(raw) + 1e-4
+            z = loc + scale * torch.randn_like(loc)
+            logits = decoder(z).float()
+        distortion = nn.functional.binary_cross_entropy_with_logits(
+            logits, x, reduction="none").sum(-1)
+        rate = 0.5 * (loc ** 2 + scale ** 2 - 1).sum(-1) - torch.log(scale).sum(-1)
+        loss = (distortion + rate).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    order = torch.randperm(len(images))
+    position = [0]
+
+    def window():
+        for _ in range(steps):
+            if position[0] + batch > len(images):
+                position[0] = 0
+            idx = order[position[0]:position[0] + batch]
+            position[0] += batch
+            loss = step(images[idx])
+        if not torch.isfinite(loss):
+            raise RuntimeError("PyTorch loss is not finite")
+
+    for _ in range(warmup):
+        window()
+    rate, seconds = _median_rate(window, windows, steps * batch)
+    return {"images_per_second": rate, "window_seconds": seconds,
+            "version": torch.__version__, "threads": torch.get_num_threads(),
+            "precision": "bfloat16 autocast" if autocast else "float32"}
+
+
+def format_train(r):
+    """A readable table of a train-mode result."""
+    flops = r["flops_per_image"]
+    layers = " ".join(f"{m}x{n}" for m, n in r["layers"])
+    lines = [
+        f"Training benchmark: {r['model']} MLP ({layers}), {r['activation']}, batch "
+        f"{r['batch_size']} per replica (global {r['global_batch_size']}), {r['precision']}, "
+        f"strategy {r['strategy']} ({r['replicas']} replicas), jit_compile {r['jit_compile']}, "
+        f"steps_per_execution {r['steps_per_execution']}",
+        f"Machine: {r['machine']['cpu']}, {r['machine']['logical_cpus']} logical CPUs, "
+        f"{r['machine']['cpu_devices']} TF CPU devices, TensorFlow {r['machine']['tensorflow']}, "
+        f"Keras {r['machine']['keras']}",
+        f"Protocol: Keras fit on the recipe's tf.data pipeline, {r['warmup_windows']} warm-up "
+        f"windows, median of {r['windows']} windows of {r['steps_per_window']} steps",
+        f"FLOPs per image: {flops['forward'] / 1e6:.3f} M forward + {flops['backward'] / 1e6:.3f}"
+        f" M backward = {flops['total'] / 1e6:.3f} M (2mn per m x n layer forward, twice that "
+        "backward, no input gradient for the first layer)",
+        "",
+        f"{'what':<42} {'images/s':>10} {'GFLOP/s':>9} {'ms/step':>8}",
+    ]
+
+    def row(what, rate):
+        lines.append(f"{what:<42} {rate:>10,.0f} {rate * flops['total'] / 1e9:>9.1f} "
+                     f"{1000 * r['batch_size'] / rate:>8.2f}")
+
+    row("training step (fit)", r["images_per_second"])
+    for name, rate in r["ceiling_images_per_second"].items():
+        row(f"matmul ceiling ({'XLA' if name == 'xla' else 'TF ops'})", rate)
+    torch_result = r.get("pytorch", {})
+    if "images_per_second" in torch_result:
+        row(f"PyTorch {torch_result['version']} ({torch_result['precision']}, "
+            f"{torch_result['threads']} threads)", torch_result["images_per_second"])
+    lines.append("")
+    lines.append(f"Fraction of the matmul ceiling: {r['fraction_of_ceiling']:.0%}")
+    if "ratio_to_pytorch" in r:
+        lines.append(f"Ours / PyTorch: {r['ratio_to_pytorch']:.2f}x")
+    elif "skipped" in torch_result:
+        lines.append(torch_result["skipped"])
+    return "\n".join(lines)
+
+
+def run(options, verbose=1):
+    """The `benchmark` sub-command: prints the table, writes --json; returns the result."""
+    if options["mode"] == "serving":
+        from training.serving_benchmark import benchmark_serving, report
+
+        if not options.get("export_dir"):
+            raise ValueError("--mode serving needs an export folder: python -m training "
+                             "benchmark --mode serving exports/NAME/1")
+        rows = benchmark_serving(options["export_dir"], options["repeats"])
+        print(report(options["export_dir"], options["repeats"], rows=rows))
+        result = {"mode": "serving", "export_dir": options["export_dir"], "rows": [
+            {"what": w, "median_ms": m, "p90_ms": p, "items_per_second": r}
+            for w, m, p, r in rows]}
+    else:
+        if options.get("export_dir"):
+            raise ValueError("An export folder is for --mode serving; --mode train takes "
+                             "--model and recipe options.")
+        result = benchmark_train(options, verbose)
+        print(format_train(result))
+    if options.get("json"):
+        with open(options["json"], "w") as f:
+            json.dump(result, f, indent=2)
+    return result
