@@ -278,12 +278,16 @@ def prepare(dataset, binarization="dynamic"):
             "dynamic": binarization == "dynamic", "protocol": protocol}
 
 
-def train_pipeline(x, batch_size, dynamic_binarization, seed=0, y=None):
+def train_pipeline(x, batch_size, dynamic_binarization, seed=0, y=None, shard=None):
     """Shuffled, batched, prefetched tf.data pipeline; binarizes each batch when dynamic.
 
     Yields x batches, or (x, y) batches when `y` (labels or training-set indices) is given.
+    `shard` = (index, count) keeps every count-th example from `index` (one worker's share).
     """
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
+    if shard is not None:
+        ds = ds.shard(shard[1], shard[0])
+        x = x[shard[0]::shard[1]]
     ds = ds.shuffle(min(len(x), 60000), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=len(x) >= batch_size)
     return _binarized(ds, dynamic_binarization, seed).prefetch(tf.data.AUTOTUNE)

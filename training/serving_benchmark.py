@@ -46,8 +46,8 @@ def benchmark_serving(export_dir, repeats=50):
     return rows
 
 
-def report(export_dir, repeats=50):
-    rows = benchmark_serving(export_dir, repeats)
+def report(export_dir, repeats=50, rows=None):
+    rows = benchmark_serving(export_dir, repeats) if rows is None else rows
     lines = [f"Session-loader latency of {export_dir} ({repeats} timed calls after 5 warm-up; "
              f"{platform.machine()}, {os.cpu_count()} CPUs, TF's default threads)",
              f"{'signature':<30} {'median ms':>10} {'p90 ms':>10} {'items/s':>10}"]
