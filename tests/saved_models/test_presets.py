@@ -63,6 +63,27 @@ def test_every_preset_loads_in_a_fresh_process_with_its_golden_values(tmp_path):
                                        err_msg=f"{name}: {key}")
 
 
+@pytest.mark.parametrize("name", GENERATIVE)
+def test_every_preset_exports_and_serves_in_the_session_loader(name, tmp_path):
+    """The SavedModel of each preset runs in a fresh process through TF Serving's loader (the
+    TF1 session loader, importing neither the project nor TFP) and agrees with Python."""
+    from tests.zoo.test_export import run_in_fresh_process
+    from zoo.export import export_model
+
+    model = zoo.load(name, compile=False)
+    recipe = json.load(open(os.path.join(presets_dir(), name, "metadata.json")))["recipe"]
+    arrays = data_lib.prepare(data_lib.load_dataset("mnist"), recipe["binarization"])
+    x, labels = arrays["x_test"][:3], arrays["y_test"][:3].astype(np.int32)
+    out = run_in_fresh_process(export_model(model, str(tmp_path / name)), x, tmp_path, labels)
+    assert json.loads(str(out["imported_project_or_tfp"])) == []
+    given = model.conditioning(labels)
+    np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x, **given), atol=1e-4)
+    np.testing.assert_allclose(out["encode_mean"], model.encode(x, **given), atol=1e-4)
+    assert out["sample_a1_x"].shape == (6, *x.shape[1:])
+    if hasattr(model, "classify"):
+        np.testing.assert_array_equal(out["classify_label"], model.classify(x)[1])
+
+
 def test_leaderboard_is_generated_from_the_metrics_files():
     with open(os.path.join(presets_dir(), "README.md")) as f:
         assert f.read() == render(), "run `python -m training leaderboard`"
