@@ -158,6 +158,7 @@ def benchmark_train(options, verbose=1):
     kind = distribute.resolve_strategy(recipe["strategy"])
     if kind == "multiworker":
         raise ValueError("The benchmark measures one machine: use --strategy none or mirrored.")
+    distribute.check_options(kind, recipe["steps_per_execution"])
     strategy = distribute.make_strategy(kind)
     steps, windows, warmup = options["steps"], options["windows"], options["warmup"]
 
@@ -303,13 +304,14 @@ def format_train(r):
         f"{'what':<42} {'images/s':>10} {'GFLOP/s':>9} {'ms/step':>8}",
     ]
 
-    def row(what, rate):
+    def row(what, rate, batch=r["global_batch_size"]):
         lines.append(f"{what:<42} {rate:>10,.0f} {rate * flops['total'] / 1e9:>9.1f} "
-                     f"{1000 * r['batch_size'] / rate:>8.2f}")
+                     f"{1000 * batch / rate:>8.2f}")
 
     row("training step (fit)", r["images_per_second"])
     for name, rate in r["ceiling_images_per_second"].items():
-        row(f"matmul ceiling ({'XLA' if name == 'xla' else 'TF ops'})", rate)
+        row(f"matmul ceiling ({'XLA' if name == 'xla' else 'TF ops'}, one device)", rate,
+            r["batch_size"])
     torch_result = r.get("pytorch", {})
     if "images_per_second" in torch_result:
         row(f"PyTorch {torch_result['version']} ({torch_result['precision']}, "

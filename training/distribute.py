@@ -68,6 +68,14 @@ def resolve_strategy(name, environ=None):
     return name
 
 
+def check_options(kind, steps_per_execution):
+    """Raises ValueError for option combinations that TensorFlow/Keras cannot run."""
+    if kind == "mirrored" and int(steps_per_execution) > 1:
+        raise ValueError("--steps-per-execution above 1 fails under MirroredStrategy in Keras "
+                         "3.15 (its multi-step loop feeds a placeholder it never fills); use 1 "
+                         "with --strategy mirrored.")
+
+
 def make_strategy(kind):
     """The tf.distribute strategy of a resolved kind."""
     if kind == "none":

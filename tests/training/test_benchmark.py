@@ -36,7 +36,7 @@ def test_train_mode_runs_in_a_tiny_configuration(tmp_path, capsys):
                  "--batch-size", "50", "--steps", "4", "--windows", "2", "--warmup", "1",
                  "--steps-per-execution", "2", "--no-torch", "--json", str(path)]) == 0
     printed = capsys.readouterr().out
-    for text in ("training step (fit)", "matmul ceiling (TF ops)", "matmul ceiling (XLA)",
+    for text in ("training step (fit)", "matmul ceiling (TF ops, one device)", "matmul ceiling (XLA, one device)",
                  "Fraction of the matmul ceiling", "FLOPs per image"):
         assert text in printed, text
     result = json.loads(path.read_text())

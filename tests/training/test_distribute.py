@@ -80,6 +80,8 @@ def test_auto_picks_multiworker_with_tf_config_and_none_on_one_cpu():
                                          "task": {"type": "worker", "index": 3}}),
      "task index 3 is outside the 1 workers"),
     (["--steps-per-execution", "0"], None, "--steps-per-execution must be at least 1"),
+    (["--strategy", "mirrored", "--steps-per-execution", "4"], None,
+     "--steps-per-execution above 1 fails under MirroredStrategy"),
 ])
 def test_bad_strategy_precision_or_cluster_exits_2(tmp_path, capsys, monkeypatch, argv, env,
                                                    message):
