@@ -38,3 +38,15 @@ def test_interpolation_rows_end_with_the_inputs():
 def test_unknown_plot(tmp_path):
     with pytest.raises(ValueError, match="Unknown plot 'heatmap'"):
         plotting.plot(make_model("vae", {}), "heatmap", str(tmp_path / "x.png"), None, None)
+
+
+def test_pseudo_input_picture(tmp_path):
+    model = make_model("vamp", {"num_pseudo_inputs": 20})
+    grid = plotting.pseudo_input_grid(model, num=20, columns=10)
+    assert grid.shape[0] == 4 * 9 + 1  # two rows of pseudo-inputs, two of their decodings
+    np.testing.assert_allclose(grid[1:9, 1:9], plotting.to_display(model.pseudo_inputs()[:1])[0])
+    path = plotting.plot(model, "pseudo_inputs", str(tmp_path / "p.png"), None, None)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="has no pseudo-inputs"):
+        plotting.pseudo_input_grid(make_model("vae", {}))
