@@ -47,7 +47,7 @@ def test_train_writes_a_complete_model_folder(tmp_path, capsys):
     assert model.latent_dim == 4
 
 
-@pytest.mark.parametrize("model", ["iwae", "autoencoder"])
+@pytest.mark.parametrize("model", ["iwae", "autoencoder", "vamp"])
 def test_other_models_train_from_the_cli(tmp_path, model):
     out = tmp_path / model
     assert main(["train", *TINY_RUN, "--epochs", "1", "--model", model, "--out", str(out)]) == 0
@@ -169,3 +169,27 @@ def test_export_from_the_cli(tmp_path, capsys):
 def test_export_of_a_damaged_folder(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "e")]) == 2
     assert "neither a model folder nor a preset" in capsys.readouterr().err
+
+
+def test_num_pseudo_inputs_reaches_only_the_vampprior():
+    recipe = train_lib.resolve_recipe({"model": "vamp", "num_pseudo_inputs": 7,
+                                       "dataset": "digits"})
+    model = train_lib.build_model(recipe, (8, 8, 1), steps_per_epoch=1)
+    assert model.num_pseudo_inputs == 7
+    assert "--num-pseudo-inputs 7" in train_lib.reproducing_command(recipe, type(model))
+    vae_recipe = train_lib.resolve_recipe({"model": "vae", "dataset": "digits"})
+    assert "--num-pseudo-inputs" not in train_lib.reproducing_command(vae_recipe, zoo.VAE)
+
+
+def test_gae_options_reach_only_the_gae(tmp_path, capsys):
+    recipe = train_lib.resolve_recipe({"model": "gae", "dataset": "digits", "lambda1": 0.2})
+    model = train_lib.build_model(recipe, (8, 8, 1), steps_per_epoch=1, num_training_images=30)
+    assert model.num_components == 30 and model.lambda1 == 0.2 and model.lambda2 == 0.05
+    command = train_lib.reproducing_command(recipe, type(model))
+    assert "--lambda1 0.2" in command and "--num-components" not in command
+    vae_recipe = train_lib.resolve_recipe({"model": "vae", "dataset": "digits", "lambda1": 0.2})
+    assert "--lambda1" not in train_lib.reproducing_command(vae_recipe, zoo.VAE)
+    # A cache of another size than the training set is refused with both numbers.
+    assert main(["train", *TINY_RUN, "--epochs", "1", "--model", "gae", "--num-components",
+                 "10", "--out", str(tmp_path / "gae")]) == 2
+    assert "num_components=10 but the training set holds 1197" in capsys.readouterr().err
