@@ -80,15 +80,38 @@ def _export(args, verbose):
 
 
 def _benchmark(args, verbose):
-    from training.serving_benchmark import report
+    if args.get("mode") is None:
+        args["mode"] = "serving" if args.get("export_dir") else "train"
+    if args.get("cpu_devices"):
+        import tensorflow as tf
 
-    print(report(args["export_dir"], args["repeats"]))
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * int(args["cpu_devices"]))
+    from training.benchmark import run as run_benchmark
+
+    run_benchmark(args, verbose)
+
+
+def _gae_compare(args, verbose):
+    from training.gae_experiments import run as run_experiments
+
+    results = run_experiments(args["gae"], args["vae"],
+                              [f for f in args["latent2d"].split(",") if f],
+                              num_samples=args["num_samples"], num_images=args["num_images"],
+                              seed=args["seed"], verbose=verbose)
+    for label in ("gae", "vae"):
+        r = results[label]
+        print(f"{label.upper()}: NLL {r['test_nll']:.2f} ± {r['test_nll_stderr']:.2f}, Parzen "
+              f"{r['parzen_log_likelihood']:.1f} ± {r['parzen_stderr']:.1f}, FD {r['fd']:.2f}")
+    diff = results["nll_difference_gae_minus_vae"]
+    print(f"NLL difference GAE - VAE (paired): {diff['mean']:+.2f} ± {diff['stderr']:.2f} nats")
 
 
 COMMANDS = {
     "train": _train, "evaluate": _evaluate, "plot": _plot, "make-preset": _make_preset,
     "leaderboard": _leaderboard, "train-classifier": _train_classifier, "export": _export,
-    "benchmark": _benchmark,
+    "benchmark": _benchmark, "gae-compare": _gae_compare,
 }
 
 

@@ -19,10 +19,15 @@ import numpy as np
 import zoo
 from training import evaluation, plotting
 from training.evaluate import folder_data
-from zoo.presets import resolve
+from zoo.presets import presets_dir, resolve
 from zoo.saving import read_json, update_folder_files
 
 RESULTS_FILE = "gae_vs_vae.json"
+
+
+def _where(folder):
+    """A folder's path relative to the project root (the presets folder's parent)."""
+    return os.path.relpath(os.path.abspath(folder), os.path.dirname(presets_dir()))
 
 
 def _png_bytes(draw):
@@ -56,7 +61,7 @@ def measure(model, arrays, dataset, num_samples, num_images, seed=0, verbose=1):
             "parzen_stderr": parzen_se, "parzen_sigma": sigma, "fd": fd}, -log_px
 
 
-def compare(gae_name, vae_folder, num_samples=1000, num_images=1000, seed=0, verbose=1):
+def compare(gae_name, vae_folder, num_samples=500, num_images=1000, seed=0, verbose=1):
     """GAE vs VAE with one protocol; returns the results dict (also written as JSON)."""
     gae_folder, vae_folder = resolve(gae_name), resolve(vae_folder)
     dataset, arrays = folder_data(gae_folder)
@@ -73,7 +78,9 @@ def compare(gae_name, vae_folder, num_samples=1000, num_images=1000, seed=0, ver
         model = zoo.load(folder, compile=False)
         results[label], per_image[label] = measure(model, arrays, dataset, num_samples,
                                                    num_images, seed, verbose)
-        results[label].update(folder=os.path.relpath(folder),
+        results[label].update(folder=_where(folder), command=read_json(
+                              os.path.join(folder, "metadata.json")).get("train_command")
+                              or read_json(os.path.join(folder, "metadata.json")).get("command"),
                               train_seconds=read_json(os.path.join(folder, "metadata.json"))
                               .get("train_seconds"),
                               epochs=read_json(os.path.join(folder, "metadata.json"))
@@ -141,7 +148,7 @@ def save_latent_pictures(kde_path, scatter_path, models, titles, x_test, y_test,
     plt.close(fig)
 
 
-def run(gae_name, vae_folder, latent2d_folders=(), num_samples=1000, num_images=1000, seed=0,
+def run(gae_name, vae_folder, latent2d_folders=(), num_samples=500, num_images=1000, seed=0,
         verbose=1):
     """All experiments; writes results and pictures into the GAE preset folder and regenerates
     its model card. Returns the results."""
@@ -157,7 +164,8 @@ def run(gae_name, vae_folder, latent2d_folders=(), num_samples=1000, num_images=
         titles = [f"{len(m.hidden_units)}-layer ({','.join(map(str, m.hidden_units))})"
                   for m in models]
         results["latent2d"] = [
-            {"folder": os.path.relpath(resolve(f)), "hidden_units": list(m.hidden_units),
+            {"folder": _where(resolve(f)), "hidden_units": list(m.hidden_units),
+             "command": read_json(os.path.join(resolve(f), "metadata.json")).get("command"),
              "epochs": read_json(os.path.join(resolve(f), "metadata.json"))["recipe"]["epochs"],
              "test_elbo": evaluation.test_elbo(m, arrays["x_test"], seed=seed, verbose=0)[0]}
             for f, m in zip(latent2d_folders, models)]
@@ -177,14 +185,29 @@ def run(gae_name, vae_folder, latent2d_folders=(), num_samples=1000, num_images=
 
 def card_section(folder):
     """The "GAE vs VAE" part of the GAE model card (empty before `gae-compare` ran)."""
+    lines = ["## How it is trained (EM, as in the slides)", "",
+             "The prior is p(z) = (1/n) sum_j q(z|x_j) over the n = 50,000 training images, with "
+             "the training index y and z as latents. E-step: before every epoch (and once after "
+             "the last) all training images are encoded and their posterior means and stddevs "
+             "stored in a non-trainable cache, which is the mixture over y and is saved with "
+             "the weights. The encoder sees binary images, so the cache encodes one fixed "
+             "binarization (seed 0) of the grey training images rather than the grey means, "
+             "which the encoder never saw. M-step: an epoch of Adam steps on the bound "
+             "E_q[log p(x_i|z)] - E_q[log q(z|x_i) - log p_-i(z)] minus the slides' regulariser "
+             "lambda1 sum mu^2 - lambda2 sum (1 + log s^2 - s^2) (lambda1 = lambda2 = 0.05, a "
+             "tenth of the weight these terms have in the VAE's KL to N(0, I); the bound alone "
+             "does not fix the scale of z), the cache held constant. p_-i leaves x_i's own "
+             "component out (leave-one-out, as in Norouzi et al. 2020, Exemplar VAE): with it, "
+             "q(z|x_i) could match its own cached copy and the prior would memorise the "
+             "training set. Test log-likelihoods and samples use the full mixture.", ""]
     path = os.path.join(folder, RESULTS_FILE)
     if not os.path.exists(path):
-        return ""
+        return "\n".join(lines)
     with open(path) as f:
         r = json.load(f)
     gae, vae, diff = r["gae"], r["vae"], r["nll_difference_gae_minus_vae"]
     recipe = r["shared_recipe"]
-    lines = ["## GAE vs VAE (the slides' comparison)", "",
+    lines += ["## GAE vs VAE (the slides' comparison)", "",
              f"Both models: the same architecture (MLPs {recipe['hidden_units']}, "
              f"{recipe['activation']}, z = {recipe['latent_dim']}, Bernoulli) and recipe "
              f"({recipe['epochs']} epochs, batch {recipe['batch_size']}, Adam "
@@ -211,6 +234,14 @@ def card_section(folder):
               "(NLL counted as better only when the paired difference is below zero by more "
               "than two standard errors).", "",
               "![GAE and VAE samples](samples_gae_vs_vae.png)", ""]
+    runs = [(vae.get("command"), vae.get("folder"))] + [
+        (e.get("command"), e.get("folder")) for e in r.get("latent2d", [])]
+    if all(command for command, _ in runs):
+        lines += ["Reproduce (after `make-preset gae_mnist`):", "", "```"]
+        lines += [f"{command} --out {where}" for command, where in runs]
+        lines += [f"python -m training gae-compare --gae gae_mnist --vae {runs[0][1]}"
+                  + (f" --latent2d {','.join(w for _, w in runs[1:])}" if runs[1:] else ""),
+                  "```", ""]
     if "latent2d" in r:
         runs = "; ".join(f"{', '.join(map(str, e['hidden_units']))} hidden units, "
                          f"{e['epochs']} epochs, test ELBO {e['test_elbo']:.1f}"

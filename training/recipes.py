@@ -119,8 +119,9 @@ PRESETS = {
                   "hidden_units": [200, 200], "lambda1": 0.05, "lambda2": 0.05, "epochs": 30},
         "metrics": "elbo,nll,parzen,fd",
         # log p(z) scores every z against all 50,000 cached components: k = 5000 on 10k test
-        # images would take hours on 2 CPU cores, so the NLL uses k and images below.
-        "nll_samples": 1000, "nll_images": 1000,
+        # images would take hours on 2 CPU cores (measured: k = 1000 on 200 images, 142 s on
+        # the shared cores), so the NLL uses the k and images below (about 6 minutes).
+        "nll_samples": 500, "nll_images": 1000,
         "title": "Generative Auto Encoder on binarized MNIST (2x200 tanh MLPs, z = 16, prior = "
                  "mixture of the 50,000 training posteriors)",
         "paper": "Kim, Kim & Hwang, Generative Auto Encoder, slides, Seoul National University, "
@@ -131,9 +132,22 @@ PRESETS = {
                   "the architecture and estimator behind them are not stated.",
         "limits": "z = 16 (not 50) so that the cache of 50,000 posterior means and stddevs "
                   "(50,000 x 16 x 2 float32 = 6.4 MB) keeps the preset under 10 MB; the NLL "
-                  "uses k = 1000 importance samples on the first 1000 test images (see the "
+                  "uses k = 500 importance samples on the first 1000 test images (see the "
                   "protocol) because each log p(z) is a sum over 50,000 components; 30 epochs "
-                  "on CPU. Samples are mean images of p(x|z) (grey).",
+                  "on CPU. Samples are mean images of p(x|z) (grey). Training dynamics: the "
+                  "validation ELBO (full mixture, cache one epoch old) was best at epoch 13 "
+                  "(-114.2 nats) and then drifted down to -119.6 at epoch 30; the training bound "
+                  "did the same (best -115.1 at epoch 14, -120.2 at 30), so this is not "
+                  "overfitting. The reconstruction term stayed near 90-92 nats while the KL "
+                  "grew from 24 (epoch 14) to 28.5 and the regulariser from 3.5 to 5.6: the "
+                  "posteriors spread apart epoch after epoch against the one-epoch-old cache "
+                  "(each E-step moves the target of the M-step). The same-recipe VAE improved "
+                  "throughout. Untested remedies: larger "
+                  "lambda1/lambda2, refreshing the cache more often than once per epoch, early "
+                  "stopping on the validation ELBO. Wall times: both runs shared the 2 cores "
+                  "with other jobs, and the GAE run was paused by other work for about 8 of "
+                  "its 36 minutes; with its E-step and the leave-one-out KL (50,000 components "
+                  "per z) an epoch took 30-60 s against the VAE's 10-25 s on the shared cores.",
         "pictures": ["scatter"],
         "card_extra": "training.gae_experiments:card_section",
     },

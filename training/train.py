@@ -19,7 +19,7 @@ import numpy as np
 
 import zoo
 from training import data as data_lib
-from training import evaluation, plotting
+from training import distribute, evaluation, plotting
 from training.callbacks import SampleGridToTensorBoard, StopOnNaN, TrainingError, WallClock
 from zoo.saving import write_json
 
@@ -28,10 +28,11 @@ DEFAULTS = {
     "latent_dim": 50, "hidden_units": [200, 200], "network": "mlp", "activation": "tanh",
     "conv_filters": [32, 64], "likelihood": "bernoulli", "posterior": "diagonal",
     "prior": "normal", "beta": 1.0, "kl_warmup_epochs": 0, "num_importance_samples": 50,
-    "num_pseudo_inputs": 500,
+    "num_pseudo_inputs": 500, "num_components": None, "lambda1": None, "lambda2": None,
     "learning_rate": 1e-3, "lr_schedule": "constant", "binarization": None, "seed": 0,
     "nll_samples": 5000, "out": None, "jit_compile": False,
-    "labels_per_class": None, "labelled_batch_size": 100,
+    "labels_per_class": None, "labelled_batch_size": 100, "alpha": None, "m1": None,
+    "strategy": "auto", "precision": "float32", "steps_per_execution": 1, "checkpoint_steps": 0,
 }
 
 
@@ -44,8 +45,9 @@ def accepted_arguments(cls):
     return names
 
 
-def build_model(recipe, event_shape, steps_per_epoch):
-    """The model and its compiled optimizer described by `recipe`."""
+def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None):
+    """The model and its compiled optimizer described by `recipe` (`num_training_images` is
+    the default of models with one prior component per training image, the GAE)."""
     cls = zoo.get_model(recipe["model"])
     candidates = {
         "event_shape": event_shape, "latent_dim": recipe["latent_dim"],
@@ -56,15 +58,19 @@ def build_model(recipe, event_shape, steps_per_epoch):
         "kl_warmup_steps": recipe["kl_warmup_epochs"] * steps_per_epoch,
         "num_importance_samples": recipe["num_importance_samples"],
         "num_pseudo_inputs": recipe["num_pseudo_inputs"], "seed": recipe["seed"],
+        "num_components": recipe.get("num_components") or num_training_images,
+        "lambda1": recipe.get("lambda1"), "lambda2": recipe.get("lambda2"),
+        "alpha": recipe.get("alpha"), "m1": recipe.get("m1"),
     }
     accepted = accepted_arguments(cls)
-    model = cls(**{k: v for k, v in candidates.items() if k in accepted})
+    model = cls(**{k: v for k, v in candidates.items() if k in accepted and v is not None})
     learning_rate = recipe["learning_rate"]
     if recipe["lr_schedule"] == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(
             learning_rate, decay_steps=recipe["epochs"] * steps_per_epoch, alpha=0.1)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  jit_compile=recipe["jit_compile"])
+                  jit_compile=recipe["jit_compile"],
+                  steps_per_execution=int(recipe["steps_per_execution"]))
     return model
 
 
@@ -80,9 +86,13 @@ def resolve_recipe(args):
         recipe["binarization"] = "dynamic" if recipe["likelihood"] == "bernoulli" else "none"
     if recipe["out"] is None:
         recipe["out"] = os.path.join("runs", f"{recipe['model']}_{recipe['dataset']}")
-    for key in ("epochs", "batch_size", "latent_dim", "nll_samples"):
+    for key in ("epochs", "batch_size", "latent_dim", "nll_samples", "steps_per_execution"):
         if int(recipe[key]) < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {recipe[key]}.")
+    distribute.resolve_strategy(recipe["strategy"])  # unknown names, multiworker without TF_CONFIG
+    if recipe["precision"] not in distribute.PRECISIONS:
+        raise ValueError(f"Unknown precision {recipe['precision']!r}; choose one of: "
+                         f"{', '.join(distribute.PRECISIONS)}.")
     return recipe
 
 
@@ -90,7 +100,12 @@ def train(args, verbose=1):
     """Runs a training recipe end to end; returns (model folder, metrics dict)."""
     recipe = resolve_recipe(args)
     out = os.path.abspath(recipe["out"])
-    work = out + ".partial"
+    kind = distribute.resolve_strategy(recipe["strategy"])
+    distribute.check_options(kind, recipe["steps_per_execution"])
+    strategy = distribute.make_strategy(kind)  # before other TF work, as multi-worker needs
+    chief = distribute.is_chief(strategy)
+    # Non-chief workers checkpoint into their own folder (TF requires distinct paths per worker).
+    work = out + (".partial" if chief else f".worker{distribute.worker_index(strategy)}.partial")
     recipe_path = os.path.join(work, "recipe.json")
     if args.get("resume"):
         if not os.path.exists(recipe_path):
@@ -114,25 +129,31 @@ def train(args, verbose=1):
     keras.utils.set_random_seed(recipe["seed"])
     dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
     arrays = data_lib.prepare(dataset, recipe["binarization"])
+    # --batch-size is per replica; the pipeline of `fit` yields global batches.
+    global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
     train_ds, val_ds, steps_per_epoch, data_note = training_data(
-        zoo.get_model(recipe["model"]), recipe, arrays)
-    model = build_model(recipe, dataset.event_shape, steps_per_epoch)
+        zoo.get_model(recipe["model"]), {**recipe, "batch_size": global_batch}, arrays)
+    with strategy.scope(), distribute.precision(recipe["precision"]):
+        model = build_model(recipe, dataset.event_shape, steps_per_epoch,
+                            num_training_images=len(arrays["x_train"]))
     if verbose:
         print(f"{type(model).__name__}: {model.count_params():,} parameters; data: "
-              f"{dataset.source}; {arrays['protocol']}{data_note}.")
-
-    clock = WallClock(os.path.join(work, "wall_time.json"))
-    callbacks = [
-        StopOnNaN(),
-        keras.callbacks.BackupAndRestore(os.path.join(work, "checkpoint"),
-                                         delete_checkpoint=False),
-        keras.callbacks.TensorBoard(os.path.join(work, "logs")),
-        SampleGridToTensorBoard(os.path.join(work, "logs", "samples"), seed=recipe["seed"]),
-        clock,
-    ]
-    model.fit(train_ds, epochs=recipe["epochs"], validation_data=val_ds, callbacks=callbacks,
-              shuffle=False, verbose=verbose)  # the pipeline shuffles
-    train_seconds = clock.seconds
+              f"{dataset.source}; {arrays['protocol']}{data_note}; strategy {kind} "
+              f"({strategy.num_replicas_in_sync} replicas, global batch {global_batch}), "
+              f"precision {recipe['precision']}.")
+    if kind == "multiworker":
+        train_seconds = distribute.train_multiworker(
+            model, strategy, recipe, work, steps_per_epoch, global_batch,
+            lambda batch, shard: training_data(type(model), {**recipe, "batch_size": batch,
+                                                             "seed": recipe["seed"] + shard[0]},
+                                               arrays, shard=shard)[0], verbose)
+        if not chief:  # only the chief evaluates and writes the model folder
+            shutil.rmtree(work, ignore_errors=True)
+            return None, {"weights_sha256": distribute.weights_digest(model),
+                          "train_seconds": round(train_seconds, 1)}
+    else:
+        train_seconds = _fit(model, recipe, work, train_ds, val_ds, verbose,
+                             model.training_callbacks(arrays))
 
     metrics = evaluation.standard_metrics(model, arrays["x_test"], recipe["nll_samples"],
                                           arrays["protocol"], verbose=verbose,
@@ -150,6 +171,8 @@ def train(args, verbose=1):
                  if recipe["dataset"] == "mnist" else "1197 / 300 / 300"},
         "hardware": {"machine": platform.machine(), "processor": platform.processor(),
                      "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "distribution": {"strategy": kind, "replicas": strategy.num_replicas_in_sync,
+                         "global_batch_size": global_batch, "precision": recipe["precision"]},
         "train_seconds": round(train_seconds, 1),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -168,12 +191,30 @@ def train(args, verbose=1):
     return out, metrics
 
 
-def training_data(model_class, recipe, arrays):
+def _fit(model, recipe, work, train_ds, val_ds, verbose, model_callbacks=()):
+    """Keras `fit` with the run's callbacks (checkpoint each epoch) and those the model asks
+    for (`model.training_callbacks`, e.g. the GAE's E-step); returns the wall time."""
+    clock = WallClock(os.path.join(work, "wall_time.json"))
+    callbacks = [
+        StopOnNaN(),
+        keras.callbacks.BackupAndRestore(os.path.join(work, "checkpoint"),
+                                         delete_checkpoint=False),
+        keras.callbacks.TensorBoard(os.path.join(work, "logs")),
+        SampleGridToTensorBoard(os.path.join(work, "logs", "samples"), seed=recipe["seed"]),
+        clock, *model_callbacks,
+    ]
+    model.fit(train_ds, epochs=recipe["epochs"], validation_data=val_ds, callbacks=callbacks,
+              shuffle=False, verbose=verbose)  # the pipeline shuffles
+    return clock.seconds
+
+
+def training_data(model_class, recipe, arrays, shard=None):
     """(train dataset, validation dataset, steps per epoch, note on labels) for a model class.
 
     Batches carry what `model_class.training_targets` asks for: nothing (x only), "labels"
     (all of them, or `labels_per_class` per class with -1 elsewhere: semi-supervised), or
-    "index" (each image's position in the training set).
+    "index" (each image's position in the training set). `shard` = (index, count) keeps one
+    worker's share of the training images (multi-worker training).
     """
     x, y = arrays["x_train"], arrays["y_train"]
     targets, batch = model_class.training_targets, recipe["batch_size"]
@@ -182,6 +223,9 @@ def training_data(model_class, recipe, arrays):
         raise ValueError(f"{model_class.__name__}.training_targets is {targets!r}; expected one "
                          f"of {sorted(TARGETS, key=str)}.")
     if targets == "labels" and recipe.get("labels_per_class"):
+        if shard is not None:
+            raise ValueError("Semi-supervised training (--labels-per-class) does not support "
+                             "--strategy multiworker yet; use none or mirrored.")
         labelled = data_lib.labelled_subset(y, int(recipe["labels_per_class"]), recipe["seed"])
         train_ds = data_lib.semi_supervised_pipeline(
             x, y, labelled, batch, int(recipe["labelled_batch_size"]), arrays["dynamic"],
@@ -193,7 +237,7 @@ def training_data(model_class, recipe, arrays):
         steps = max(1, (len(x) - len(labelled)) // batch)
     else:
         train_ds = data_lib.train_pipeline(x, batch, arrays["dynamic"], seed=recipe["seed"],
-                                           y=known(y, len(x)))
+                                           y=known(y, len(x)), shard=shard)
         note, steps = "", max(1, len(x) // batch)
     val_y = known(arrays["y_val"], len(arrays["x_val"]))
     if targets == "index":
@@ -211,14 +255,16 @@ TARGETS = {  # training_targets -> the y array of the training pipeline (None: x
 MODEL_ONLY_OPTIONS = {  # recipe keys that only some model classes or networks use
     "posterior": "posterior", "beta": "beta", "kl_warmup_epochs": "kl_warmup_steps",
     "num_importance_samples": "num_importance_samples",
-    "num_pseudo_inputs": "num_pseudo_inputs",
+    "num_pseudo_inputs": "num_pseudo_inputs", "alpha": "alpha", "m1": "m1",
+    "num_components": "num_components", "lambda1": "lambda1", "lambda2": "lambda2",
 }
 
 
 def reproducing_command(recipe, model_class):
     """The `python -m training train ...` line of a recipe, without options the model ignores."""
     accepted = accepted_arguments(model_class)
-    skip = {"resume", "restart", "out", "data_path", "jit_compile"}
+    skip = {"resume", "restart", "out", "data_path", "jit_compile", "strategy",
+            "steps_per_execution", "checkpoint_steps"}
     if not recipe.get("labels_per_class"):
         skip |= {"labels_per_class", "labelled_batch_size"}
     skip |= {k for k, arg in MODEL_ONLY_OPTIONS.items() if arg not in accepted}
@@ -237,6 +283,9 @@ def _cli_value(value):
 
 def summary(out, metrics):
     """The lines printed at the end of a run."""
+    if out is None:  # a non-chief worker of a multi-worker run
+        return (f"Worker done in {metrics['train_seconds']:.0f} s; weights sha256 "
+                f"{metrics['weights_sha256']} (the chief writes the model folder)")
     lines = [f"Model folder: {out}"]
     if "test_nll" in metrics:
         lines.append(f"Test NLL: {metrics['test_nll']:.2f} ± {metrics['test_nll_stderr']:.2f} nats "

@@ -13,13 +13,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from zoo import objectives  # noqa: E402
 from zoo.base import GenerativeModel  # noqa: E402
 from zoo.feature_classifier import FeatureClassifier  # noqa: E402
-from zoo.models import CVAE, GAE, IWAE, M1M2, M2, MODELS, VAE, Autoencoder, VampPrior  # noqa: E402
+from zoo.models import (  # noqa: E402
+    CVAE, GAE, IWAE, M1M2, M2, MODELS, VAE, Autoencoder, VampPrior)
 from zoo.presets import list_presets, load  # noqa: E402
 from zoo.saving import ModelFolderError, save_model_folder  # noqa: E402
 
 
 def get_model(name):
-    """The model class registered as `name` ("vae", "iwae", "autoencoder")."""
+    """The model class registered as `name` (see `list_models()`: "vae", "cvae", "m2", ...)."""
     return MODELS.get(name)
 
 
