@@ -93,9 +93,9 @@ def check_export(export_dir, x, labels=None):
         out["log_prob"] = run("log_prob", x=x, num_samples=np.int32(16), seed=seed_a)[
             "log_prob"]
         out["error_num_samples"] = error_of(
-            lambda: model.run("log_prob", x=x, num_samples=np.int32(0), seed=seed_a))
+            lambda: run("log_prob", x=x, num_samples=np.int32(0), seed=seed_a))
     wrong = np.zeros((2, *[d + 1 for d in x.shape[1:]]), x.dtype)
-    out["error_shape"] = error_of(lambda: model.run("encode", x=wrong))
+    out["error_shape"] = error_of(lambda: run("encode", count=2, x=wrong))
     bad_values = np.full_like(x, 2 if x.dtype.kind == "f" else 10**6)
     out["error_values"] = error_of(lambda: run("serving_default", x=bad_values))
     out["error_sample_count"] = error_of(

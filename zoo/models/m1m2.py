@@ -97,6 +97,9 @@ class M1M2(GenerativeModel):
     def decode(self, z, labels=None):
         return self.m1.decode(self.m2.decode(z, labels=labels))
 
+    def decode_outputs(self, z, labels=None):
+        return self.m1.decode_outputs(self.m2.decode(z, labels=labels))
+
     def likelihood(self, z, labels=None):
         return self.m1.likelihood(self.m2.decode(z, labels=labels))
 
