@@ -142,6 +142,10 @@ def train(args, verbose=1):
               f"({strategy.num_replicas_in_sync} replicas, global batch {global_batch}), "
               f"precision {recipe['precision']}.")
     if kind == "multiworker":
+        if model.training_callbacks(arrays):
+            raise TrainingError(f"{type(model).__name__} needs Keras callbacks during training "
+                                "(e.g. the GAE's E-step), which the multi-worker loop does not "
+                                "run; use --strategy none or mirrored.")
         train_seconds = distribute.train_multiworker(
             model, strategy, recipe, work, steps_per_epoch, global_batch,
             lambda batch, shard: training_data(type(model), {**recipe, "batch_size": batch,
@@ -167,7 +171,8 @@ def train(args, verbose=1):
         "recipe": {k: v for k, v in recipe.items() if k not in ("resume", "restart")},
         "command": command, "seed": recipe["seed"],
         "data": {"dataset": recipe["dataset"], "source": dataset.source,
-                 "protocol": arrays["protocol"] + data_note, "split": "50k train / 10k validation / 10k test"
+                 "protocol": arrays["protocol"] + data_note,
+                 "split": "50k train / 10k validation / 10k test"
                  if recipe["dataset"] == "mnist" else "1197 / 300 / 300"},
         "hardware": {"machine": platform.machine(), "processor": platform.processor(),
                      "cpus": os.cpu_count(), "python": sys.version.split()[0]},
