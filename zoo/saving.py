@@ -88,8 +88,12 @@ def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=No
         config.pop("compile_config", None)  # the loader compiles; the config is architecture only
         write_json(os.path.join(tmp, CONFIG_FILE), config)
         optimizer = getattr(model, "optimizer", None)
+        saved_optimizer = None
         if optimizer is None or (include_optimizer and optimizer.built):
             model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+            if optimizer is not None:  # its config (e.g. a learning-rate schedule) goes along,
+                # so that the loader rebuilds the same optimizer variables and restores them
+                saved_optimizer = keras.saving.serialize_keras_object(optimizer)
         else:
             bare = type(model).from_config(model.get_config())
             bare.set_weights(model.get_weights())
@@ -102,6 +106,8 @@ def save_model_folder(model, folder, metadata=None, metrics=None, write_extra=No
         meta["format_version"] = FORMAT_VERSION
         meta["model_class"] = type(model).__name__
         meta["versions"] = library_versions()
+        if saved_optimizer is not None:
+            meta["optimizer"] = saved_optimizer
         meta["sha256"] = {name: sha256(os.path.join(tmp, name))
                           for name in list_files(tmp) if name != METADATA_FILE}
         write_json(os.path.join(tmp, METADATA_FILE), meta)
@@ -153,15 +159,19 @@ def verify_folder(folder):
 def load_model_folder(folder, compile=True, learning_rate=1e-3):
     """Loads a model folder written by `save_model_folder`, verifying its files first.
 
-    The config is deserialized in Keras safe mode; the model comes back compiled with Adam (the
-    optimizer state saved with the weights is restored), ready for `fit`.
+    The config is deserialized in Keras safe mode; the model comes back compiled, ready for
+    `fit`: with the saved optimizer (its config from metadata.json, its state from the weights
+    file) when the folder holds one, else with Adam(learning_rate).
     """
     verify_folder(folder)
     config = read_json(os.path.join(folder, CONFIG_FILE))
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     weights = os.path.join(folder, WEIGHTS_FILE)
     if compile and has_optimizer_state(weights):
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        saved = read_json(os.path.join(folder, METADATA_FILE)).get("optimizer")
+        optimizer = keras.optimizers.Adam(learning_rate) if saved is None else \
+            keras.saving.deserialize_keras_object(saved, safe_mode=True)
+        model.compile(optimizer=optimizer)
         model.optimizer.build(model.trainable_variables)
         model.load_weights(weights)
     else:  # weights only (a preset): load before compiling, so no optimizer state is expected

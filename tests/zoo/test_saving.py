@@ -3,6 +3,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -110,3 +111,18 @@ def test_presets_by_name(tmp_path, monkeypatch):
         zoo.IWAE.from_preset("tiny_vae")
     with pytest.raises(ModelFolderError, match="Presets: tiny_vae"):
         zoo.load("no_such_preset")
+
+
+def test_optimizer_with_a_schedule_is_restored(tmp_path):
+    """A run trained with a learning-rate schedule reloads the same optimizer (no LR variable)
+    and all of its state, so fine-tuning continues where training stopped."""
+    model = make_model("vae", {})
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=100, alpha=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(schedule))
+    model.fit(inputs_for(model, n=32), batch_size=16, epochs=1, verbose=0)
+    loaded = zoo.load(zoo.save(model, str(tmp_path / "m")))
+    assert isinstance(loaded.optimizer._learning_rate,
+                      keras.optimizers.schedules.CosineDecay)
+    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
