@@ -52,6 +52,7 @@ def rows():
             "parzen": metrics.get("parzen_log_likelihood"),
             "parzen_stderr": metrics.get("parzen_stderr"), "fd": metrics.get("fd"),
             "accuracy": metrics.get("test_accuracy"), "error": metrics.get("test_error"),
+            "given_label": "given its label" in metrics.get("protocol", {}).get("nll", ""),
             "error_mean": metrics.get("test_error_mean"),
             "error_std": metrics.get("test_error_std"),
             "error_seeds": len(metrics.get("test_error_seeds", {})),
@@ -69,6 +70,8 @@ def render():
     for r in rows():
         time_text = f"{r['train_seconds'] / 60:.0f} min" if r["train_seconds"] else "-"
         model = r["model"] + (f" (accuracy {r['accuracy']:.4f})" if r["accuracy"] else "")
+        if r["given_label"]:
+            model += " (NLL of log p(x\\|y), given the test label)"
         if r["error_mean"] is not None:
             model += (f" (test error {100 * r['error_mean']:.2f}% ± {100 * r['error_std']:.2f}% "
                       f"over {r['error_seeds']} seeds)")
