@@ -145,10 +145,9 @@ def benchmark_train(options, verbose=1):
     import keras
     import tensorflow as tf
 
-    from training import data as data_lib
     from training import distribute
     from training.callbacks import StopOnNaN
-    from training.train import DEFAULTS, build_model, resolve_recipe, training_data
+    from training.train import DEFAULTS, prepare_run, resolve_recipe
 
     args = {k: v for k, v in options.items() if k in DEFAULTS and v is not None}
     args.setdefault("activation", "softplus")
@@ -162,16 +161,8 @@ def benchmark_train(options, verbose=1):
     strategy = distribute.make_strategy(kind)
     steps, windows, warmup = options["steps"], options["windows"], options["warmup"]
 
-    keras.utils.set_random_seed(recipe["seed"])
-    dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
-    arrays = data_lib.prepare(dataset, recipe["binarization"])
-    global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
-    import zoo
-
-    train_ds, _, steps_per_epoch, _ = training_data(
-        zoo.get_model(recipe["model"]), {**recipe, "batch_size": global_batch}, arrays)
-    with strategy.scope(), distribute.precision(recipe["precision"]):
-        model = build_model(recipe, dataset.event_shape, steps_per_epoch)
+    run = prepare_run(recipe, strategy)
+    model, train_ds, global_batch = run["model"], run["train_ds"], run["global_batch"]
     compute_dtype = model.encoder_network.compute_dtype
     # Each window is one `fit` epoch of `steps` steps on the repeated pipeline.
     spe = int(recipe["steps_per_execution"])

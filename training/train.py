@@ -126,16 +126,10 @@ def train(args, verbose=1):
         os.makedirs(work)
         write_json(recipe_path, {k: v for k, v in recipe.items() if k not in ("resume", "restart")})
 
-    keras.utils.set_random_seed(recipe["seed"])
-    dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
-    arrays = data_lib.prepare(dataset, recipe["binarization"])
-    # --batch-size is per replica; the pipeline of `fit` yields global batches.
-    global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
-    train_ds, val_ds, steps_per_epoch, data_note = training_data(
-        zoo.get_model(recipe["model"]), {**recipe, "batch_size": global_batch}, arrays)
-    with strategy.scope(), distribute.precision(recipe["precision"]):
-        model = build_model(recipe, dataset.event_shape, steps_per_epoch,
-                            num_training_images=len(arrays["x_train"]))
+    run = prepare_run(recipe, strategy)
+    dataset, arrays, model = run["dataset"], run["arrays"], run["model"]
+    train_ds, val_ds, steps_per_epoch = run["train_ds"], run["val_ds"], run["steps_per_epoch"]
+    global_batch, data_note = run["global_batch"], run["data_note"]
     if verbose:
         print(f"{type(model).__name__}: {model.count_params():,} parameters; data: "
               f"{dataset.source}; {arrays['protocol']}{data_note}; strategy {kind} "
@@ -211,6 +205,25 @@ def _fit(model, recipe, work, train_ds, val_ds, verbose, model_callbacks=()):
     model.fit(train_ds, epochs=recipe["epochs"], validation_data=val_ds, callbacks=callbacks,
               shuffle=False, verbose=verbose)  # the pipeline shuffles
     return clock.seconds
+
+
+def prepare_run(recipe, strategy):
+    """Data, pipelines and the compiled model of a recipe under a strategy (what `train` and
+    the benchmark share): a dict with dataset, arrays, train_ds, val_ds, steps_per_epoch,
+    data_note, global_batch and model."""
+    keras.utils.set_random_seed(recipe["seed"])
+    dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
+    arrays = data_lib.prepare(dataset, recipe["binarization"])
+    # --batch-size is per replica; the pipeline of `fit` yields global batches.
+    global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
+    train_ds, val_ds, steps_per_epoch, data_note = training_data(
+        zoo.get_model(recipe["model"]), {**recipe, "batch_size": global_batch}, arrays)
+    with strategy.scope(), distribute.precision(recipe["precision"]):
+        model = build_model(recipe, dataset.event_shape, steps_per_epoch,
+                            num_training_images=len(arrays["x_train"]))
+    return {"dataset": dataset, "arrays": arrays, "train_ds": train_ds, "val_ds": val_ds,
+            "steps_per_epoch": steps_per_epoch, "data_note": data_note,
+            "global_batch": global_batch, "model": model}
 
 
 def training_data(model_class, recipe, arrays, shard=None):

@@ -7,7 +7,7 @@ import tensorflow as tf
 from zoo import objectives
 from zoo.distributions import DiagonalGaussianMixture
 from zoo.models.registry import MODELS
-from zoo.models.vae import VAE
+from zoo.models.vae import VAE, check_mixture_prior_options
 
 
 @MODELS.register("gae")
@@ -78,12 +78,7 @@ class GAE(VAE):
         if float(lambda1) < 0 or float(lambda2) < 0:
             raise ValueError(f"lambda1 and lambda2 must be non-negative, got {lambda1}, "
                              f"{lambda2}.")
-        if kwargs.get("posterior", "diagonal") != "diagonal":
-            raise ValueError(f"GAE supports only the 'diagonal' posterior (its prior is a "
-                             f"mixture of diagonal Gaussians), got {kwargs['posterior']!r}.")
-        if kwargs.get("prior", "normal") != "normal":
-            raise ValueError(f"GAE brings its own prior (the mixture of the training "
-                             f"posteriors); leave `prior` at 'normal', got {kwargs['prior']!r}.")
+        check_mixture_prior_options("GAE", "the mixture of the training posteriors", kwargs)
         self.num_components = int(num_components)  # read by build_encoder
         self.lambda1 = float(lambda1)
         self.lambda2 = float(lambda2)

@@ -94,3 +94,14 @@ class VAE(EncoderDecoderModel):
         config.update(posterior=self.posterior_name, beta=self.beta,
                       kl_warmup_steps=self.kl_warmup_steps, analytic_kl=self.analytic_kl)
         return config
+
+
+def check_mixture_prior_options(model_name, prior_description, options):
+    """Models whose prior is a mixture of their own diagonal posteriors (VampPrior, GAE) accept
+    neither another posterior nor another prior; raises ValueError naming the option."""
+    if options.get("posterior", "diagonal") != "diagonal":
+        raise ValueError(f"{model_name} supports only the 'diagonal' posterior (its prior is a "
+                         f"mixture of diagonal Gaussians), got {options['posterior']!r}.")
+    if options.get("prior", "normal") != "normal":
+        raise ValueError(f"{model_name} brings its own prior ({prior_description}); leave "
+                         f"`prior` at 'normal', got {options['prior']!r}.")

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from zoo.distributions import DiagonalGaussianMixture
 from zoo.models.registry import MODELS
-from zoo.models.vae import VAE
+from zoo.models.vae import VAE, check_mixture_prior_options
 
 
 @MODELS.register("vamp")
@@ -47,12 +47,8 @@ class VampPrior(VAE):
         if float(pseudo_input_stddev) < 0:
             raise ValueError(f"pseudo_input_stddev must be non-negative, got "
                              f"{pseudo_input_stddev}.")
-        if kwargs.get("posterior", "diagonal") != "diagonal":
-            raise ValueError(f"VampPrior supports only the 'diagonal' posterior (its prior is a "
-                             f"mixture of diagonal Gaussians), got {kwargs['posterior']!r}.")
-        if kwargs.get("prior", "normal") != "normal":
-            raise ValueError(f"VampPrior brings its own prior (the mixture of the pseudo-inputs' "
-                             f"posteriors); leave `prior` at 'normal', got {kwargs['prior']!r}.")
+        check_mixture_prior_options("VampPrior", "the mixture of the pseudo-inputs' posteriors",
+                                    kwargs)
         # Read by build_encoder, which the VAE constructor runs (state is created in build).
         self.num_pseudo_inputs = int(num_pseudo_inputs)
         self.pseudo_input_mean = float(pseudo_input_mean)
