@@ -236,10 +236,10 @@ def training_data(model_class, recipe, arrays, shard=None):
     """
     x, y = arrays["x_train"], arrays["y_train"]
     targets, batch = model_class.training_targets, recipe["batch_size"]
-    known = TARGETS.get(targets)
-    if known is None:
+    if targets not in TARGETS:
         raise ValueError(f"{model_class.__name__}.training_targets is {targets!r}; expected one "
                          f"of {sorted(TARGETS, key=str)}.")
+    known = TARGETS[targets]
     if targets == "labels" and recipe.get("labels_per_class"):
         if shard is not None:
             raise ValueError("Semi-supervised training (--labels-per-class) does not support "
@@ -255,18 +255,18 @@ def training_data(model_class, recipe, arrays, shard=None):
         steps = max(1, (len(x) - len(labelled)) // batch)
     else:
         train_ds = data_lib.train_pipeline(x, batch, arrays["dynamic"], seed=recipe["seed"],
-                                           y=known(y, len(x)), shard=shard)
+                                           y=known[0](y, len(x)), shard=shard)
         note, steps = "", max(1, len(x) // batch)
-    val_y = known(arrays["y_val"], len(arrays["x_val"]))
-    if targets == "index":
-        val_y = np.full(len(arrays["x_val"]), -1, np.int32)  # not training points: no exclusion
+    val_y = known[1](arrays["y_val"], len(arrays["x_val"]))
     return train_ds, data_lib.eval_pipeline(arrays["x_val"], 500, val_y), steps, note
 
 
-TARGETS = {  # training_targets -> the y array of the training pipeline (None: x only)
-    None: lambda y, n: None,
-    "labels": lambda y, n: y.astype(np.int32),
-    "index": lambda y, n: np.arange(n, dtype=np.int32),
+TARGETS = {  # training_targets -> (y of the training pipeline, y of validation); None: x only
+    None: (lambda y, n: None, lambda y, n: None),
+    "labels": (lambda y, n: y.astype(np.int32), lambda y, n: y.astype(np.int32)),
+    # validation images are not training points: index -1, no component is left out
+    "index": (lambda y, n: np.arange(n, dtype=np.int32),
+              lambda y, n: np.full(n, -1, np.int32)),
 }
 
 

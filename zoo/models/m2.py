@@ -4,6 +4,7 @@ import math
 
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from zoo import objectives
 from zoo.models.cvae import CVAE
@@ -113,8 +114,6 @@ class M2(CVAE):
 
     def _marginal_likelihood(self, z):
         """p(x|z) = sum_y p(y) p(x|y, z) with uniform p(y): a mixture over the classes."""
-        import tensorflow_probability as tfp
-
         z = tf.convert_to_tensor(z)
         z_all = tf.repeat(z[..., None, :], self.num_classes, axis=-2)  # [..., B, C, d]
         params = self.likelihood_params(z_all, labels=tf.range(self.num_classes))
