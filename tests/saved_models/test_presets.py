@@ -18,6 +18,15 @@ from zoo.presets import presets_dir
 PRESETS = zoo.list_presets()
 GENERATIVE = [p for p in PRESETS if p != "mnist_classifier"]
 
+
+def _recorded(name):
+    with open(os.path.join(presets_dir(), name, "metrics.json")) as f:
+        return json.load(f)
+
+
+WITH_NLL = [p for p in GENERATIVE if "test_nll" in _recorded(p)]
+WITH_ERROR = [p for p in GENERATIVE if "test_error" in _recorded(p)]
+
 FRESH_PROCESS = """
 import json, sys
 import numpy as np
@@ -90,7 +99,7 @@ def test_leaderboard_is_generated_from_the_metrics_files():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", GENERATIVE)
+@pytest.mark.parametrize("name", WITH_NLL)
 def test_cheap_nll_agrees_with_metrics_json(name):
     """NLL with k=100 on 500 test images: a looser bound on a subset, so within a few nats."""
     from training.evaluate import evaluate
@@ -140,3 +149,13 @@ def test_parzen_and_fd_reproduce_metrics_json(name):
     assert again["parzen_log_likelihood"] == pytest.approx(recorded["parzen_log_likelihood"],
                                                            abs=0.05)
     assert again["fd"] == pytest.approx(recorded["fd"], rel=1e-3, abs=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", WITH_ERROR)
+def test_classification_error_reproduces_metrics_json(name):
+    """q(y|x) is deterministic: the semi-supervised test error is measured again exactly."""
+    from training.evaluate import evaluate
+
+    again = evaluate(name, ["error"], write=False, verbose=0)
+    assert again["test_error"] == pytest.approx(_recorded(name)["test_error"], abs=1e-4)
