@@ -176,35 +176,43 @@ def pseudo_input_grid(model, num=50, columns=10):
     return image_grid(np.concatenate(rows), columns=columns)
 
 
-PLOTS = ("samples", "reconstructions", "manifold", "scatter", "interpolation", "pseudo_inputs",
-         "digits", "analogies")
+def _interpolation(model, path, x_test, y_test, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice(len(x_test), 8, replace=False), rng.choice(len(x_test), 8, replace=False)
+    return save_png(path, interpolation_grid(model, x_test[a], x_test[b], y_a=y_test[a],
+                                             y_b=y_test[b]),
+                    title="interpolation between posterior means (inputs at the ends)")
+
+
+def _analogies(model, path, x_test, y_test, seed):
+    rng = np.random.default_rng(seed)
+    return save_png(path, analogy_grid(model, x_test[rng.choice(len(x_test), 10, False)]),
+                    title="left: test input; right: digits 0-9 in its inferred style")
+
+
+# kind -> writer(model, path, x_test, y_test, seed) returning the path.
+PLOT_WRITERS = {
+    "samples": lambda m, path, x, y, seed: save_png(
+        path, sample_grid(m, 100, seed=seed), title="samples"),
+    "reconstructions": lambda m, path, x, y, seed: save_png(
+        path, reconstruction_grid(m, x[:50], y=y[:50]),
+        title="test inputs (odd rows) and reconstructions (even rows)"),
+    "manifold": lambda m, path, x, y, seed: save_png(
+        path, manifold_grid(m), title="learned 2-D manifold", scale=2),
+    "scatter": lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y),
+    "interpolation": _interpolation,
+    "pseudo_inputs": lambda m, path, x, y, seed: save_png(
+        path, pseudo_input_grid(m),
+        title="pseudo-inputs u_k (odd rows) and decode(E[z|u_k]) (even rows)"),
+    "digits": lambda m, path, x, y, seed: save_png(
+        path, digit_grid(m, seed=seed), title="one z ~ p(z) per row, decoded as each digit 0-9"),
+    "analogies": _analogies,
+}
+PLOTS = tuple(PLOT_WRITERS)
 
 
 def plot(model, kind, path, x_test, y_test, seed=0):
     """Writes the picture `kind` (one of PLOTS) for `model` to `path`; returns the path."""
-    if kind == "samples":
-        return save_png(path, sample_grid(model, 100, seed=seed), title="samples")
-    if kind == "reconstructions":
-        return save_png(path, reconstruction_grid(model, x_test[:50], y=y_test[:50]),
-                        title="test inputs (odd rows) and reconstructions (even rows)")
-    if kind == "manifold":
-        return save_png(path, manifold_grid(model), title="learned 2-D manifold", scale=2)
-    if kind == "digits":
-        return save_png(path, digit_grid(model, seed=seed),
-                        title="one z ~ p(z) per row, decoded as each digit 0-9")
-    if kind == "analogies":
-        rng = np.random.default_rng(seed)
-        return save_png(path, analogy_grid(model, x_test[rng.choice(len(x_test), 10, False)]),
-                        title="left: test input; right: digits 0-9 in its inferred style")
-    if kind == "scatter":
-        return save_latent_scatter(path, model, x_test, y_test)
-    if kind == "interpolation":
-        rng = np.random.default_rng(seed)
-        a, b = rng.choice(len(x_test), 8, replace=False), rng.choice(len(x_test), 8, replace=False)
-        return save_png(path, interpolation_grid(model, x_test[a], x_test[b], y_a=y_test[a],
-                                                 y_b=y_test[b]),
-                        title="interpolation between posterior means (inputs at the ends)")
-    if kind == "pseudo_inputs":
-        return save_png(path, pseudo_input_grid(model),
-                        title="pseudo-inputs u_k (odd rows) and decode(E[z|u_k]) (even rows)")
-    raise ValueError(f"Unknown plot {kind!r}; choose one of: {', '.join(PLOTS)}.")
+    if kind not in PLOT_WRITERS:
+        raise ValueError(f"Unknown plot {kind!r}; choose one of: {', '.join(PLOTS)}.")
+    return PLOT_WRITERS[kind](model, path, x_test, y_test, seed)
