@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+import tests.toy_models  # noqa: E402,F401  (registers "toy_gan", a model with two optimizers)
 from training import data as data_lib  # noqa: E402
 
 EVENT = (8, 8, 1)
@@ -44,26 +45,27 @@ MODEL_CASES = [
     ("vamp", "vamp", {"num_pseudo_inputs": 5}),
     ("gae", "gae", {"num_components": 64}),
     ("autoencoder", "autoencoder", {}),
+    ("toy-gan-two-optimizers", "toy_gan", {}),
 ]
 
 
 def make_model(name, overrides):
     """The model `name` with the TINY architecture (arguments it does not take are dropped)."""
     import zoo
-    from training.train import accepted_arguments
 
     cls = zoo.get_model(name)
-    arguments = {k: v for k, v in {**TINY, **overrides}.items()
-                 if k in accepted_arguments(cls)}
-    return cls(**arguments)
+    declared = {o.name for o in cls.options} | {"event_shape", "seed"}
+    arguments = {k: v for k, v in TINY.items() if k in declared}
+    return cls(**{**arguments, **overrides})
 
 
 def inputs_for(model, n=16, seed=0):
     """A batch of valid inputs for `model` from the digits data (indices for palette models)."""
     x = data_lib.load_digits().train.x[:n]
-    if model.likelihood_name == "categorical":
+    likelihood = getattr(model, "likelihood_name", None)  # encoder-decoder models only
+    if likelihood == "categorical":
         return model.likelihood_head.to_indices(x[..., 0])
-    if model.likelihood_name == "bernoulli":
+    if likelihood == "bernoulli":
         return data_lib.binarize(x, seed)
     return x
 
@@ -78,11 +80,12 @@ def targets_for(model, n=16):
     """The y of `fit(x, y)` for models whose batches carry targets (None for the others):
     labels (every other one -1, unlabelled, for semi-supervised models) or training indices."""
     labels = data_lib.load_digits().train.y[:n].astype(np.int32)
-    if model.training_targets == "labels":
-        if getattr(model, "semi_supervised", False):
+    targets = model.capabilities.training_targets
+    if targets == "labels":
+        if model.capabilities.semi_supervised:
             labels = np.where(np.arange(n) % 2 == 0, labels, -1).astype(np.int32)
         return labels
-    if model.training_targets == "index":
+    if targets == "index":
         return np.arange(n, dtype=np.int32)
     return None
 

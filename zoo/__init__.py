@@ -1,4 +1,4 @@
-"""A Keras 3 zoo of generative autoencoders.
+"""A Keras 3 zoo of deep generative models.
 
     >>> import zoo
     >>> model = zoo.VAE(latent_dim=50)          # or zoo.get_model("vae")(latent_dim=50)
@@ -6,12 +6,15 @@
     >>> model = zoo.load("vae_mnist")           # a pretrained preset from saved_models/
 """
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from zoo import objectives  # noqa: E402
 from zoo.base import GenerativeModel  # noqa: E402
+from zoo.capabilities import Capabilities, Option  # noqa: E402
+from zoo.latent import LatentVariableModel  # noqa: E402
 from zoo.feature_classifier import FeatureClassifier  # noqa: E402
 from zoo.models import (  # noqa: E402
     CVAE, GAE, IWAE, M1M2, M2, MODELS, VAE, Autoencoder, VampPrior)
@@ -29,3 +32,10 @@ def list_models():
 
 
 save = save_model_folder
+DEFAULT_MODEL = "vae"  # what `python -m training train` trains when no --model is given
+
+# Models of the user's own, outside this package: ZOO_PLUGINS="pkg.my_models,other" imports
+# those modules, whose classes register themselves (`@MODELS.register("name")`) like the
+# zoo's own, so the command line, evaluation and export treat them alike.
+for _module in filter(None, os.environ.get("ZOO_PLUGINS", "").split(",")):
+    importlib.import_module(_module.strip())

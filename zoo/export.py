@@ -30,6 +30,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from zoo.atomic import write_text
+
 MAX_SAMPLES = 10000  # the largest num_samples accepted by `sample` and `log_prob`
 LOG_PROB_CHUNK = 500
 
@@ -57,10 +59,12 @@ def _count_assertions(num_samples):
 
 
 def standard_endpoints(model):
-    """{signature name: (fn, input specs)} for the five signatures of the table above."""
+    """{signature name: (fn, input specs)} for the signatures of the table above that the
+    model's capabilities give: `sample` always; `serving_default`, `encode` and `decode` with a
+    single latent; `log_prob` with a density."""
+    capabilities = model.capabilities
     event = tuple(model.event_shape)
     x_spec = tf.TensorSpec([None, *event], model.observation_dtype, name="x")
-    z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
     n_spec = tf.TensorSpec([], tf.int32, name="num_samples")
     seed_spec = tf.TensorSpec([2], tf.int32, name="seed")
     labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
@@ -92,8 +96,7 @@ def standard_endpoints(model):
 
     def sample(num_samples, seed, labels=None):
         num_samples = _checked(num_samples, _count_assertions(num_samples))
-        z = model.prior().sample(num_samples, seed=seed)
-        return {"x": model.decode(z, **given(labels, num_samples)), "z": z}
+        return model.sample_outputs(num_samples, seed, **given(labels, num_samples))
 
     def log_prob(x, num_samples, seed, labels=None):
         num_samples = _checked(num_samples, _count_assertions(num_samples))
@@ -102,13 +105,18 @@ def standard_endpoints(model):
                                            chunk_size=LOG_PROB_CHUNK,
                                            **given(labels, tf.shape(x)[0]))}
 
-    endpoints = {
-        "serving_default": (serving_default, [x_spec]),
-        "encode": (encode, [x_spec]),
-        "decode": (decode, [z_spec]),
-        "sample": (sample, [n_spec, seed_spec]),
-    }
-    if model.has_density:
+    endpoints = {"sample": (sample, [n_spec, seed_spec])}
+    if capabilities.latent == "single":
+        z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
+        endpoints.update({"serving_default": (serving_default, [x_spec]),
+                          "encode": (encode, [x_spec]), "decode": (decode, [z_spec])})
+    if capabilities.classifier:
+        def classify(x):
+            probabilities, label = model.classify(checked_x(x))
+            return {"probabilities": probabilities, "label": label}
+
+        endpoints["classify"] = (classify, [x_spec])
+    if capabilities.has_density:
         endpoints["log_prob"] = (log_prob, [x_spec, n_spec, seed_spec])
     for name in model.labelled_endpoints:
         if name in endpoints:
@@ -167,6 +175,9 @@ def export_model(model, directory, version=None, name=None, verbose=False):
     archive = keras.export.ExportArchive()
     archive.track(model)
     endpoints = {**standard_endpoints(model), **model.serving_endpoints()}
+    # TF Serving answers requests that name no signature with `serving_default`: a model that
+    # reconstructs nothing serves its samples there.
+    endpoints.setdefault("serving_default", endpoints["sample"])
     for endpoint, (fn, specs) in endpoints.items():
         # Wrapped in tf.function(autograph=False) without XLA: plain TF ops TF Serving can run.
         archive.add_endpoint(endpoint, fn, input_signature=specs)
@@ -178,8 +189,5 @@ def export_model(model, directory, version=None, name=None, verbose=False):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    config_tmp = os.path.join(directory, ".models.config.tmp")
-    with open(config_tmp, "w") as f:
-        f.write(models_config(name, f"/models/{name}"))
-    os.replace(config_tmp, os.path.join(directory, "models.config"))
+    write_text(os.path.join(directory, "models.config"), models_config(name, f"/models/{name}"))
     return target

@@ -14,8 +14,12 @@ import os
 
 from zoo.saving import METADATA_FILE, ModelFolderError, load_model_folder
 
-PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "saved_models")
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+# The source tree's saved_models/ (a checkout or an editable install), else the copy a wheel
+# carries inside the package (see setup.py).
+PRESETS_DIR = next((d for d in (os.path.join(os.path.dirname(_PACKAGE), "saved_models"),
+                                os.path.join(_PACKAGE, "_presets")) if os.path.isdir(d)),
+                   os.path.join(os.path.dirname(_PACKAGE), "saved_models"))
 
 
 def presets_dir():

@@ -9,6 +9,8 @@ import tempfile
 
 import keras
 
+from zoo.atomic import write_bytes, write_json, write_text  # noqa: F401 (re-exported)
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -35,21 +37,6 @@ def list_files(folder):
         for name in files:
             found.append(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
     return sorted(found)
-
-
-def write_json(path, data):
-    """Writes JSON through a temporary file and a rename, so a crash never leaves half a file."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def write_text(path, text):
-    """Writes text through a temporary file and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def replace_folder(source, target):
@@ -211,11 +198,7 @@ def update_folder_files(folder, metrics=None, files=None, metadata=None):
         current.update(metrics)
         write_json(path, current)
     for name, data in (files or {}).items():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(folder, name))
+        write_bytes(os.path.join(folder, name), data)
     meta["sha256"] = {name: sha256(os.path.join(folder, name))
                       for name in list_files(folder) if name != METADATA_FILE}
     write_json(os.path.join(folder, METADATA_FILE), meta)

@@ -12,7 +12,7 @@ import pytest
 
 import zoo
 from training import data as data_lib
-from training.leaderboard import render
+from training.evaluation.leaderboard import render
 from zoo.presets import presets_dir
 
 PRESETS = zoo.list_presets()
@@ -32,8 +32,8 @@ import json, sys
 import numpy as np
 import zoo
 from training import data
-from training.classifier import golden_logits
-from training.preset_builder import golden_values
+from training.evaluation.classifier import golden_logits
+from training.presets.builder import golden_values
 ds = data.load_dataset("mnist")
 out = {}
 for name in zoo.list_presets():
@@ -102,7 +102,7 @@ def test_leaderboard_is_generated_from_the_metrics_files():
 @pytest.mark.parametrize("name", WITH_NLL)
 def test_cheap_nll_agrees_with_metrics_json(name):
     """NLL with k=100 on 500 test images: a looser bound on a subset, so within a few nats."""
-    from training.evaluate import evaluate
+    from training.evaluation.suite import evaluate
 
     with open(os.path.join(presets_dir(), name, "metrics.json")) as f:
         recorded = json.load(f)
@@ -141,7 +141,7 @@ def test_fine_tuning_vae_mnist_on_one_digit_improves_its_elbo():
 @pytest.mark.parametrize("name", GENERATIVE)
 def test_parzen_and_fd_reproduce_metrics_json(name):
     """Parzen and FD are deterministic given the seed: the same protocol gives the same numbers."""
-    from training.evaluate import evaluate
+    from training.evaluation.suite import evaluate
 
     with open(os.path.join(presets_dir(), name, "metrics.json")) as f:
         recorded = json.load(f)
@@ -155,7 +155,7 @@ def test_parzen_and_fd_reproduce_metrics_json(name):
 @pytest.mark.parametrize("name", WITH_ERROR)
 def test_classification_error_reproduces_metrics_json(name):
     """q(y|x) is deterministic: the semi-supervised test error is measured again exactly."""
-    from training.evaluate import evaluate
+    from training.evaluation.suite import evaluate
 
     again = evaluate(name, ["error"], write=False, verbose=0)
     assert again["test_error"] == pytest.approx(_recorded(name)["test_error"], abs=1e-4)

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import zoo
-from training import benchmark
+from training.run import benchmark
 from training.__main__ import main
 
 # The MLP VAE: 784-500-500-z50 and back.
@@ -66,7 +66,7 @@ def test_pytorch_comparison_is_optional(monkeypatch):
 @pytest.mark.parametrize("argv, message", [
     (["--mode", "serving"], "--mode serving needs an export folder"),
     (["--strategy", "multiworker"], "needs TF_CONFIG"),
-    (["--precision", "int8"], "Unknown precision 'int8'"),
+    (["--precision", "int8"], "--precision must be one of: float32"),
 ])
 def test_bad_benchmark_input_exits_2(capsys, monkeypatch, argv, message):
     monkeypatch.delenv("TF_CONFIG", raising=False)

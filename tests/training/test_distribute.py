@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from training import distribute
+from training.run import distribute
 from training.__main__ import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,14 +45,14 @@ def _tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
-def _start_workers(args, num_workers, log_dir):
+def _start_workers(args, num_workers, log_dir, env=None):
     ports = _free_ports(num_workers)
     procs = []
     for i in range(num_workers):
         log = open(os.path.join(log_dir, f"worker{i}.log"), "w")
         procs.append((subprocess.Popen(
             [sys.executable, "-m", "training", "train", *args, "--strategy", "multiworker"],
-            cwd=ROOT, env=_env(TF_CONFIG=_tf_config(ports, i)), stdout=log,
+            cwd=ROOT, env={**(env or _env()), "TF_CONFIG": _tf_config(ports, i)}, stdout=log,
             stderr=subprocess.STDOUT), log))
     return procs
 
@@ -72,8 +72,8 @@ def test_auto_picks_multiworker_with_tf_config_and_none_on_one_cpu():
 
 
 @pytest.mark.parametrize("argv, env, message", [
-    (["--strategy", "horovod"], None, "Unknown strategy 'horovod'; choose one of: auto, none"),
-    (["--precision", "float8"], None, "Unknown precision 'float8'; choose one of: float32"),
+    (["--strategy", "horovod"], None, "--strategy must be one of: auto, none, mirrored, multiworker; got 'horovod'"),
+    (["--precision", "float8"], None, "--precision must be one of: float32, mixed_float16"),
     (["--strategy", "multiworker"], None, "--strategy multiworker needs TF_CONFIG"),
     (["--strategy", "multiworker"], "{not json", "TF_CONFIG is not valid"),
     (["--strategy", "auto"], json.dumps({"cluster": {"worker": ["a:1"]},
@@ -100,7 +100,8 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np, zoo
-    from training import data as data_lib, distribute
+    from training import data as data_lib
+    from training.run import distribute
 
     x = data_lib.binarize(data_lib.load_digits().train.x[:64], 0)
 
@@ -252,3 +253,29 @@ def test_train_command_with_bfloat16_and_steps_per_execution(tmp_path):
     assert meta["distribution"]["precision"] == "mixed_bfloat16"
     assert "--precision mixed_bfloat16" in meta["command"]
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["test_nll"])
+
+
+# --- models that need callbacks or semi-supervised batches, on 2 workers ------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("model, extra", [
+    ("gae", []),  # its E-step runs as a callback before every epoch and after the last
+    ("m2", ["--labels-per-class", "5", "--labelled-batch-size", "20"]),  # semi-supervised
+])
+def test_models_with_callbacks_or_labels_train_on_two_workers(tmp_path, model, extra):
+    out = tmp_path / model
+    procs = _start_workers([*TINY_RUN, "--model", model, *extra, "--epochs", "2",
+                            "--batch-size", "50", "--out", str(out)], 2, tmp_path)
+    _wait(procs)
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    for (proc, _), log in zip(procs, logs):
+        assert proc.returncode == 0, log[-3000:]
+    digests = [re.findall(r"Worker \d: step (\d+), weights sha256 (\w+)", log) for log in logs]
+    assert digests[0] and digests[0] == digests[1]
+    import zoo
+
+    trained = zoo.load(str(out))
+    metrics = json.loads((out / "metrics.json").read_text())
+    if model == "gae":  # the cache holds the encoder's posteriors, not its N(0, I) start
+        assert np.abs(np.asarray(trained.component_loc)).max() > 0
+    else:
+        assert 0 <= metrics["test_error"] < 0.9

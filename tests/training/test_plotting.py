@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import inputs_for, make_model
-from training import plotting
+from training import pictures as plotting
 
 
 def test_image_grid_layout():
@@ -40,13 +40,24 @@ def test_unknown_plot(tmp_path):
         plotting.plot(make_model("vae", {}), "heatmap", str(tmp_path / "x.png"), None, None)
 
 
-def test_pseudo_input_picture(tmp_path):
+def test_pseudo_input_picture_is_the_models_own(tmp_path):
     model = make_model("vamp", {"num_pseudo_inputs": 20})
-    grid = plotting.pseudo_input_grid(model, num=20, columns=10)
+    assert "pseudo_inputs" in plotting.available_plots(model)
+    grid = plotting.rows_grid(model.pseudo_input_rows(None, None, 0, num=20, columns=10))
     assert grid.shape[0] == 4 * 9 + 1  # two rows of pseudo-inputs, two of their decodings
     np.testing.assert_allclose(grid[1:9, 1:9], plotting.to_display(model.pseudo_inputs()[:1])[0])
     path = plotting.plot(model, "pseudo_inputs", str(tmp_path / "p.png"), None, None)
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="has no pseudo-inputs"):
-        plotting.pseudo_input_grid(make_model("vae", {}))
+    with pytest.raises(ValueError, match="Unknown plot 'pseudo_inputs'; VAE can draw: samples"):
+        plotting.plot(make_model("vae", {}), "pseudo_inputs", str(tmp_path / "q.png"), None, None)
+
+
+def test_pictures_follow_capabilities(tmp_path):
+    gan = make_model("toy_gan", {})
+    assert plotting.available_plots(gan) == ["samples"]
+    with pytest.raises(ValueError, match="ToyGAN cannot draw 'reconstructions'; ToyGAN can draw: "
+                                         "samples"):
+        plotting.plot(gan, "reconstructions", str(tmp_path / "r.png"), None, None)
+    assert "analogies" in plotting.available_plots(make_model("m2", {}))
+    assert "digits" in plotting.available_plots(make_model("cvae", {}))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import zoo
-from training import recipes
+from zoo import preset_recipes as recipes
 from training.__main__ import main
-from training.leaderboard import rows
+from training.evaluation.leaderboard import rows
 
 
 @pytest.fixture()

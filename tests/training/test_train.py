@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import zoo
-from training import train as train_lib
+from training.run import train as train_lib
 from training.__main__ import main
 
 TINY_RUN = ["--dataset", "digits", "--epochs", "2", "--batch-size", "100", "--latent-dim", "4",
@@ -59,7 +59,13 @@ def test_other_models_train_from_the_cli(tmp_path, model):
     (["--model", "gan"], "Unknown model 'gan'; choose one of"),
     (["--dataset", "cifar"], "Unknown dataset 'cifar'"),
     (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--likelihood", "poisson"], "Unknown likelihood"),
+    (["--likelihood", "poisson"], "--likelihood must be one of: bernoulli, categorical"),
+    (["--learning-rate", "-1"], "--learning-rate must be above 0, got -1"),
+    (["--beta", "-1"], "--beta must be at least 0, got -1"),
+    (["--nll-samples", "0"], "--nll-samples must be at least 1, got 0"),
+    (["--num-pseudo-inputs", "5"], "does not take --num-pseudo-inputs (an option of: vamp)"),
+    (["--hidden-units", "16,x"], "--hidden-units expects integers, got"),
+    (["--seed", str(2**31)], "--seed must be at most 2147483647"),
     (["--dataset", "mnist", "--data-path", "/no/such.npz"], "does not exist"),
 ])
 def test_bad_input_exits_2_with_a_message(tmp_path, capsys, argv, message):
@@ -176,19 +182,20 @@ def test_num_pseudo_inputs_reaches_only_the_vampprior():
                                        "dataset": "digits"})
     model = train_lib.build_model(recipe, (8, 8, 1), steps_per_epoch=1)
     assert model.num_pseudo_inputs == 7
-    assert "--num-pseudo-inputs 7" in train_lib.reproducing_command(recipe, type(model))
+    assert "--num-pseudo-inputs 7" in train_lib.reproducing_command(recipe)
     vae_recipe = train_lib.resolve_recipe({"model": "vae", "dataset": "digits"})
-    assert "--num-pseudo-inputs" not in train_lib.reproducing_command(vae_recipe, zoo.VAE)
+    assert "--num-pseudo-inputs" not in train_lib.reproducing_command(vae_recipe)
+    assert "num_pseudo_inputs" not in vae_recipe
 
 
 def test_gae_options_reach_only_the_gae(tmp_path, capsys):
     recipe = train_lib.resolve_recipe({"model": "gae", "dataset": "digits", "lambda1": 0.2})
     model = train_lib.build_model(recipe, (8, 8, 1), steps_per_epoch=1, num_training_images=30)
     assert model.num_components == 30 and model.lambda1 == 0.2 and model.lambda2 == 0.05
-    command = train_lib.reproducing_command(recipe, type(model))
+    command = train_lib.reproducing_command(recipe)
     assert "--lambda1 0.2" in command and "--num-components" not in command
-    vae_recipe = train_lib.resolve_recipe({"model": "vae", "dataset": "digits", "lambda1": 0.2})
-    assert "--lambda1" not in train_lib.reproducing_command(vae_recipe, zoo.VAE)
+    with pytest.raises(ValueError, match="does not take --lambda1 \\(an option of: gae\\)"):
+        train_lib.resolve_recipe({"model": "vae", "dataset": "digits", "lambda1": 0.2})
     # A cache of another size than the training set is refused with both numbers.
     assert main(["train", *TINY_RUN, "--epochs", "1", "--model", "gae", "--num-components",
                  "10", "--out", str(tmp_path / "gae")]) == 2

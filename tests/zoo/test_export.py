@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-import training.session_loader
+import training.serving.session_loader
 from tests.conftest import condition_for, inputs_for, make_model
 from zoo.export import MAX_SAMPLES, export_model, next_version
 
-LOADER = training.session_loader.__file__
+LOADER = training.serving.session_loader.__file__
 
 
 def run_in_fresh_process(export_dir, x, tmp_path, labels=None):
@@ -43,7 +43,9 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
 
     assert json.loads(str(out["imported_project_or_tfp"])) == []
     expected = {"serving_default", "encode", "decode", "sample"} | (
-        {"log_prob"} if model.has_density else set()) | set(model.serving_endpoints())
+        {"log_prob"} if model.capabilities.has_density else set()) | (
+        {"classify"} if model.capabilities.classifier else set())
+    assert set(model.exported_endpoints()) == expected
     assert set(json.loads(str(out["signatures"]))) == expected
 
     image_shape = tuple(np.asarray(model.reconstruct(x, **given("serving_default"))).shape)
@@ -78,7 +80,7 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
                                model.sample(6, seed=np.array([1, 2]), **given("sample", 6)),
                                atol=1e-5)
 
-    if model.has_density:
+    if model.capabilities.has_density:
         python_log_prob = model.log_prob(x, num_samples=16, seed=np.array([1, 2]),
                                          **given("log_prob"))
         np.testing.assert_allclose(out["log_prob"], python_log_prob, atol=1e-3)

@@ -162,7 +162,7 @@ def test_cache_is_saved_with_the_model(tmp_path):
 
 def test_training_command_runs_the_e_step_every_epoch(tmp_path, monkeypatch):
     from training import data as data_lib
-    from training.train import train
+    from training.run.train import train
 
     calls = []
     refresh = GAE.refresh_components

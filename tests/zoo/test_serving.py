@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import inputs_for, make_model
-from training.session_loader import LoadedModel
+from training.serving.session_loader import LoadedModel
 from zoo.export import export_model
 from zoo.serving import ServingClient, ServingError
 

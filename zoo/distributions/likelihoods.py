@@ -74,6 +74,7 @@ class LikelihoodHead(keras.layers.Layer):
         return tf.cast(x, tf.float32)
 
     observation_dtype = "float32"
+    modality = "image"  # the data modality (training.data) whose observations it scores
 
     def value_assertions(self, x):
         """Graph-safe checks that observations lie in the support (used by exports and
@@ -225,6 +226,8 @@ class CategoricalPaletteHead(LikelihoodHead):
         event_shape: shape of one index image.
         palette: K x C colours in [0, 1] (nested lists in the config); defaults to 16 grey levels.
     """
+
+    modality = "palette_image"
 
     def __init__(self, event_shape, palette=None, **kwargs):
         super().__init__(event_shape, **kwargs)

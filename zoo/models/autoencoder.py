@@ -3,6 +3,7 @@
 import keras
 import tensorflow_probability as tfp
 
+from zoo.capabilities import Capabilities
 from zoo.models.encoder_decoder import EncoderDecoderModel
 from zoo.models.registry import MODELS
 
@@ -30,8 +31,8 @@ class Autoencoder(EncoderDecoderModel):
         Science 2006.
     """
 
+    capabilities = Capabilities(density="none", latent="single", objective="reconstruction")
     metric_names = ("loss", "reconstruction")
-    has_density = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.capabilities import Option, merge_options
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE
 
@@ -38,8 +39,10 @@ class CVAE(VAE):
         Learning with Deep Generative Models", NeurIPS 2014 (the conditional generator p(x|y,z)).
     """
 
-    conditional = True
-    training_targets = "labels"
+    capabilities = VAE.capabilities.replace(conditional=True, training_targets="labels",
+                                            objective="conditional elbo")
+    options = merge_options(VAE.options, (
+        Option("num_classes", int, 10, "number of classes", minimum=2),))
     labelled_endpoints = ("serving_default", "encode", "decode", "sample", "log_prob")
 
     def __init__(self, num_classes=10, **kwargs):

@@ -1,14 +1,16 @@
 """`EncoderDecoderModel`: the shared body of models with an encoder, a decoder, heads and a prior."""
 
+import numpy as np
 import tensorflow as tf
 
-from zoo.base import GenerativeModel
-from zoo.distributions import get_likelihood
-from zoo.networks import make_networks
-from zoo.priors import get_prior
+from zoo.capabilities import Option
+from zoo.distributions import LIKELIHOODS, get_likelihood
+from zoo.latent import LatentVariableModel
+from zoo.networks import NETWORKS, make_networks
+from zoo.priors import PRIORS, get_prior
 
 
-class EncoderDecoderModel(GenerativeModel):
+class EncoderDecoderModel(LatentVariableModel):
     """Encoder network -> (subclass's code) -> decoder network -> likelihood head, plus a prior.
 
     Subclasses add what maps encoder features to z (a posterior head, a deterministic code) and
@@ -28,6 +30,22 @@ class EncoderDecoderModel(GenerativeModel):
         prior_options: extra arguments of the prior (e.g. {"num_components": 10}).
         seed: seed of the model's random stream.
     """
+
+    options = (
+        Option("latent_dim", int, 50, "dimension of z", minimum=1),
+        Option("network", str, "mlp", "encoder/decoder networks", choices=tuple(NETWORKS.names())),
+        Option("hidden_units", list, [200, 200], "hidden layer sizes (conv networks: the last)",
+               minimum=1),
+        Option("conv_filters", list, [32, 64], "channels of the stride-2 convolutions (conv "
+               "networks)", minimum=1, when=lambda recipe: recipe.get("network") == "conv"),
+        Option("activation", str, "tanh", "activation of the hidden layers"),
+        Option("likelihood", str, "bernoulli", "p(x|z)", choices=tuple(LIKELIHOODS.names()),
+               argument=lambda value, run: {"likelihood": value, **(
+                   # a palette data set brings its colours to the categorical head
+                   {"likelihood_options": {"palette": run["palette"]}}
+                   if value == "categorical" and run.get("palette") is not None else {})}),
+        Option("prior", str, "normal", "p(z)", choices=tuple(PRIORS.names())),
+    )
 
     def __init__(self, event_shape=(28, 28, 1), latent_dim=50, network="mlp",
                  hidden_units=(200, 200), activation="tanh", conv_filters=(32, 64),
@@ -50,7 +68,12 @@ class EncoderDecoderModel(GenerativeModel):
             network, self.likelihood_head.feature_shape, self.hidden_units, activation,
             self.conv_filters,
         )
-        self.prior_layer = get_prior(prior, self.latent_dim, name="prior", **self.prior_options)
+        self.prior_layer = self.make_prior()
+
+    def make_prior(self):
+        """The prior layer p(z) (a model whose prior is built from its own networks, such as the
+        VampPrior's mixture of posteriors, returns its own)."""
+        return get_prior(self.prior_name, self.latent_dim, name="prior", **self.prior_options)
 
     def build_encoder(self, features_shape):
         """Builds the layers between encoder features and z (subclasses)."""
@@ -83,6 +106,13 @@ class EncoderDecoderModel(GenerativeModel):
 
     def check_values(self, x):
         self.likelihood_head.check_values(x)
+
+    @property
+    def modality(self):
+        return self.likelihood_head.modality
+
+    def to_images(self, x):
+        return np.asarray(self.likelihood_head.to_features(tf.convert_to_tensor(x)))
 
     @property
     def observation_dtype(self):

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import objectives
+from zoo.capabilities import Option, merge_options, without
 from zoo.distributions import DiagonalGaussianMixture
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE, check_mixture_prior_options
@@ -67,7 +68,17 @@ class GAE(VAE):
         Retrieval, and Data Augmentation", NeurIPS 2020.
     """
 
-    training_targets = "index"
+    capabilities = VAE.capabilities.replace(training_targets="index",
+                                            objective="leave-one-out EM bound")
+    options = merge_options(without(VAE.options, "posterior", "prior"), (
+        Option("num_components", int, None, "prior components, one per training image "
+               "(default: the training set size)", minimum=2,
+               argument=lambda value, run: {
+                   "num_components": value or run["num_training_images"]}),
+        Option("lambda1", float, 0.05, "regulariser weight of sum mu^2", minimum=0),
+        Option("lambda2", float, 0.05, "regulariser weight of -sum(1 + log s^2 - s^2)",
+               minimum=0),
+    ))
     metric_names = ("loss", "elbo", "kl", "reconstruction", "regularizer")
 
     def __init__(self, num_components=50000, lambda1=0.05, lambda2=0.05,

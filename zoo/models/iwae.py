@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from zoo import objectives
+from zoo.capabilities import Option, merge_options
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE
 
@@ -31,6 +32,10 @@ class IWAE(VAE):
     Reference:
         Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016.
     """
+
+    capabilities = VAE.capabilities.replace(objective="iwae")
+    options = merge_options(VAE.options, (
+        Option("num_importance_samples", int, 50, "k of the IWAE training bound", minimum=1),))
 
     def __init__(self, num_importance_samples=50, **kwargs):
         if int(num_importance_samples) < 1:

@@ -2,14 +2,15 @@
 
 import keras
 
-from zoo.base import GenerativeModel
-from zoo.models.m2 import M2
+from zoo.capabilities import Capabilities, Option
+from zoo.latent import LatentVariableModel
+from zoo.models.m2 import M2, SEMI_SUPERVISED_OPTIONS
 from zoo.models.registry import MODELS
 
 
 @MODELS.register("m1m2")
 @keras.saving.register_keras_serializable(package="zoo")
-class M1M2(GenerativeModel):
+class M1M2(LatentVariableModel):
     """A frozen, pretrained VAE (M1) maps x to z1; an M2 with a Gaussian likelihood models z1.
 
         x --q(z1|x) of M1--> z1 --M2: q(y|z1), q(z2|z1,y), p(z1|y,z2)--> y, z2
@@ -40,9 +41,18 @@ class M1M2(GenerativeModel):
         >>> probabilities, labels = model.classify(x_test)
     """
 
-    training_targets = "labels"
-    semi_supervised = True
-    has_density = False
+    capabilities = Capabilities(density="none", latent="single", classifier=True,
+                                semi_supervised=True, training_targets="labels",
+                                objective="semi-supervised elbo + classification on M1 codes")
+    options = SEMI_SUPERVISED_OPTIONS + (
+        Option("m1", str, "vae_mnist", "the pretrained VAE (preset or folder) whose codes M2 "
+               "models"),
+        Option("latent_dim", int, 50, "dimension of M2's z2", minimum=1),
+        Option("hidden_units", list, [500], "M2's hidden layer sizes", minimum=1),
+        Option("activation", str, "softplus", "activation of M2's hidden layers"),
+        Option("alpha", float, 10.0, "weight of the classification loss on labelled images",
+               minimum=0),
+    )
     labelled_endpoints = ("decode", "sample")
     metric_names = M2.metric_names
 
@@ -54,7 +64,7 @@ class M1M2(GenerativeModel):
             m1 = load(m1, compile=False)
         elif isinstance(m1, dict):
             m1 = keras.saving.deserialize_keras_object(m1)
-        if not hasattr(m1, "posterior") or not hasattr(m1, "latent_dim"):
+        if not (isinstance(m1, LatentVariableModel) and m1.capabilities.latent == "single"):
             raise ValueError(f"m1 must be a VAE (preset name, folder or config), got "
                              f"{type(m1).__name__}.")
         event_shape = tuple(event_shape or m1.event_shape)
@@ -133,7 +143,14 @@ class M1M2(GenerativeModel):
     def check_values(self, x):
         self.m1.check_values(x)
 
-    serving_endpoints = M2.serving_endpoints  # the `classify` signature
+    analogy_rows = M2.analogy_rows  # the analogies picture
+
+    @property
+    def modality(self):
+        return self.m1.modality
+
+    def to_images(self, x):
+        return self.m1.to_images(x)
 
     @property
     def likelihood_name(self):

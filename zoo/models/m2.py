@@ -3,13 +3,24 @@
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo import objectives
+from zoo.capabilities import Option, merge_options, picture
 from zoo.models.cvae import CVAE
 from zoo.models.registry import MODELS
 from zoo.networks import make_networks
+
+
+# Options of semi-supervised models that configure the training pipeline, not the model.
+SEMI_SUPERVISED_OPTIONS = (
+    Option("labels_per_class", int, None, "labelled images per class, the rest unlabelled "
+           "(default: all labelled)", minimum=1, argument=None),
+    Option("labelled_batch_size", int, 100, "labelled images added to each batch of unlabelled "
+           "ones", minimum=1, argument=None),
+)
 
 
 @MODELS.register("m2")
@@ -51,8 +62,13 @@ class M2(CVAE):
         Models", NeurIPS 2014.
     """
 
-    conditional = False  # log_prob, elbo and encode need no label (y is a latent variable)
-    semi_supervised = True
+    # log_prob, elbo and encode need no label (y is a latent variable): not conditional
+    capabilities = CVAE.capabilities.replace(
+        conditional=False, classifier=True, semi_supervised=True,
+        objective="semi-supervised elbo + classification")
+    options = merge_options(CVAE.options, SEMI_SUPERVISED_OPTIONS, (
+        Option("alpha", float, 50.0, "weight of the classification loss on labelled images",
+               minimum=0),))
     labelled_endpoints = ("decode", "sample")
     metric_names = ("loss", "elbo", "kl", "reconstruction", "classification")
 
@@ -135,6 +151,13 @@ class M2(CVAE):
         z_all = tf.repeat(z[:, None, :], self.num_classes, axis=1)
         return super().decode(z_all, labels=tf.range(self.num_classes))
 
+    @picture("analogies", "left: test input; right: digits 0-9 in its inferred style")
+    def analogy_rows(self, x, y, seed, rows=10):
+        """Picture rows: a test input, then `analogies` of it (every class in its style)."""
+        chosen = np.asarray(x)[np.random.default_rng(seed).choice(len(x), rows, replace=False)]
+        return np.concatenate([self.to_images(chosen)[:, None],
+                               np.asarray(self.analogies(chosen))], 1)
+
     # --- bounds ---------------------------------------------------------------------------------
     def labelled_bound(self, x, labels, seed):
         """L(x, y) per example and its parts (KL, -E log p(x|y,z))."""
@@ -211,15 +234,6 @@ class M2(CVAE):
             "reconstruction": scatter(dist_l, dist_u),
             "classification": scatter(cross_entropy * share, tf.zeros_like(bound_u)),
         }
-
-    def serving_endpoints(self):  # the `classify` signature
-        x_spec = tf.TensorSpec([None, *self.event_shape], self.observation_dtype, name="x")
-
-        def classify(x):
-            probabilities, label = self.classify(x)
-            return {"probabilities": probabilities, "label": label}
-
-        return {"classify": (classify, [x_spec])}
 
     def predict_step(self, data):
         return self.reconstruct(keras.utils.unpack_x_y_sample_weight(data)[0])

@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 from zoo import objectives
-from zoo.distributions import get_posterior
+from zoo.capabilities import Capabilities, Option, merge_options
+from zoo.distributions import POSTERIORS, get_posterior
 from zoo.models.encoder_decoder import EncoderDecoderModel
 from zoo.models.registry import MODELS
 
@@ -40,6 +41,15 @@ class VAE(EncoderDecoderModel):
         Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a Constrained Variational
         Framework", ICLR 2017.
     """
+
+    capabilities = Capabilities(density="bound", latent="single", objective="elbo")
+    options = merge_options(EncoderDecoderModel.options, (
+        Option("posterior", str, "diagonal", "q(z|x)", choices=tuple(POSTERIORS.names())),
+        Option("beta", float, 1.0, "KL weight (beta-VAE when > 1)", minimum=0),
+        Option("kl_warmup_epochs", int, 0, "epochs of linear KL warm-up from 0 to beta",
+               minimum=0, argument=lambda value, run: {
+                   "kl_warmup_steps": value * run["steps_per_epoch"]}),
+    ))
 
     def __init__(self, posterior="diagonal", beta=1.0, kl_warmup_steps=0, analytic_kl=True,
                  **kwargs):

@@ -1,11 +1,12 @@
 """The VAE with a VampPrior: the prior is a mixture of the posteriors of learned pseudo-inputs."""
 
 import keras
-import tensorflow as tf
+import numpy as np
 
-from zoo.distributions import DiagonalGaussianMixture
+from zoo.capabilities import Option, merge_options, without, picture
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE, check_mixture_prior_options
+from zoo.priors import PseudoInputPrior
 
 
 @MODELS.register("vamp")
@@ -40,6 +41,10 @@ class VampPrior(VAE):
         Tomczak & Welling, "VAE with a VampPrior", AISTATS 2018.
     """
 
+    capabilities = VAE.capabilities.replace(objective="elbo with a VampPrior")
+    options = merge_options(without(VAE.options, "posterior", "prior"), (
+        Option("num_pseudo_inputs", int, 500, "K pseudo-inputs of the VampPrior", minimum=1),))
+
     def __init__(self, num_pseudo_inputs=500, pseudo_input_mean=0.5, pseudo_input_stddev=0.01,
                  **kwargs):
         if int(num_pseudo_inputs) < 1:
@@ -55,27 +60,37 @@ class VampPrior(VAE):
         self.pseudo_input_stddev = float(pseudo_input_stddev)
         super().__init__(**kwargs)
 
-    def build_encoder(self, features_shape):
-        super().build_encoder(features_shape)
-        self.pseudo_input_weights = self.add_weight(
-            shape=(self.num_pseudo_inputs, *self.likelihood_head.feature_shape),
-            initializer=keras.initializers.RandomNormal(
-                self.pseudo_input_mean, self.pseudo_input_stddev, seed=self.seed),
-            dtype="float32", name="pseudo_inputs",
-        )
+    def make_prior(self):
+        return PseudoInputPrior(self.latent_dim, self.num_pseudo_inputs,
+                                self.likelihood_head.feature_shape, self.pseudo_input_mean,
+                                self.pseudo_input_stddev, seed=self.seed, name="prior")
 
     def pseudo_inputs(self):
         """The K pseudo-inputs u_k in [0, 1], shape [K, *feature_shape]."""
-        return tf.clip_by_value(tf.convert_to_tensor(self.pseudo_input_weights), 0.0, 1.0)
+        return self.prior_layer.pseudo_inputs()
 
     def pseudo_posterior(self):
         """q(z | u_k) for the K pseudo-inputs: a diagonal Normal with batch shape [K]."""
-        params = self.posterior_head(self.encoder_network(self.pseudo_inputs()))
-        return self.posterior_head.make_distribution(params)
+        return self._posterior_of_features(self.pseudo_inputs())
+
+    def _posterior_of_features(self, u):
+        return self.posterior_head.make_distribution(
+            self.posterior_head(self.encoder_network(u)))
+
+    @picture("pseudo_inputs", "pseudo-inputs u_k (odd rows) and decode(E[z|u_k]) (even rows)")
+    def pseudo_input_rows(self, x, y, seed, num=50, columns=10):
+        """Picture rows: the first `num` pseudo-inputs, each row followed by their decoded
+        posterior means."""
+        u = np.asarray(self.pseudo_inputs())[:num]
+        decoded = np.asarray(self.decode(self.pseudo_posterior().mean()))[:len(u)]
+        u = u.reshape(decoded.shape)  # pseudo-inputs live in feature space (e.g. colours)
+        rows = []
+        for start in range(0, len(u) - columns + 1, columns):
+            rows += [u[start:start + columns], decoded[start:start + columns]]
+        return np.stack(rows)
 
     def prior(self):
-        q_u = self.pseudo_posterior()
-        return DiagonalGaussianMixture(q_u.mean(), q_u.stddev())
+        return self.prior_layer.distribution(self._posterior_of_features)
 
     def get_config(self):
         config = super().get_config()

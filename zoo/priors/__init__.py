@@ -3,3 +3,4 @@
 from zoo.priors.base import PRIORS, Prior, get_prior
 from zoo.priors.mixture import MixtureOfGaussians
 from zoo.priors.standard_normal import StandardNormal
+from zoo.priors.pseudo_inputs import PseudoInputPrior

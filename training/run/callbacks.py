@@ -1,12 +1,16 @@
 """Callbacks for `fit`: a NaN guard with a useful message, and a sample grid per epoch."""
 
+import json
 import math
+import os
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from training.plotting import image_grid
+from training.pictures import image_grid
+from zoo.atomic import write_json
 
 
 class TrainingError(RuntimeError):
@@ -28,15 +32,23 @@ class StopOnNaN(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True
-            raise TrainingError(
-                f"The loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}. "
-                "Lower --learning-rate, check that the images are in [0, 1] and match the "
-                "likelihood (bernoulli needs binary or grey levels in [0, 1]), or use "
-                "--kl-warmup. The last good checkpoint is kept; rerun with --resume after the fix."
-            )
+        logs = logs or {}
+        # Every group's loss and every term, the losses first (they name what to fix).
+        for name in sorted(logs, key=lambda n: "loss" not in n):
+            value = logs[name]
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                self.model.stop_training = True
+                raise TrainingError(
+                    f"The {name} became {value} at epoch {self.epoch + 1}, batch {batch + 1}. "
+                    "Check that the data match the likelihood (bernoulli needs binary or grey "
+                    "levels in [0, 1]) and start again with --restart and a lower "
+                    "--learning-rate (or a KL warm-up, --kl-warmup-epochs, for the models that "
+                    "take it). --resume would continue from the last good checkpoint with the "
+                    "same recipe and optimizer, so it would not change the learning rate.")
 
 
 class SampleGridToTensorBoard(keras.callbacks.Callback):
@@ -63,6 +75,27 @@ class SampleGridToTensorBoard(keras.callbacks.Callback):
             self.writer.close()
 
 
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training after the first epoch that ends past `minutes` of this call's wall time
+    (the checkpoint of that epoch is kept, so the run continues with --resume); `stopped` is
+    the number of the last epoch run, or 0."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.minutes = minutes
+        self.start = None
+        self.stopped = 0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params.get("epochs") if self.params else None
+        if self.minutes and time.time() - self.start > 60 * self.minutes and epoch + 1 != last:
+            self.stopped = epoch + 1
+            self.model.stop_training = True
+
+
 class WallClock(keras.callbacks.Callback):
     """Training wall time in seconds, kept across resumed runs in a small JSON file."""
 
@@ -73,10 +106,6 @@ class WallClock(keras.callbacks.Callback):
         self.start = None
 
     def on_train_begin(self, logs=None):
-        import json
-        import os
-        import time
-
         if os.path.exists(self.path):
             with open(self.path) as f:
                 self.previous = float(json.load(f)["seconds"])
@@ -84,11 +113,7 @@ class WallClock(keras.callbacks.Callback):
 
     @property
     def seconds(self):
-        import time
-
         return self.previous + (time.time() - self.start if self.start else 0.0)
 
     def on_epoch_end(self, epoch, logs=None):
-        from zoo.saving import write_json
-
         write_json(self.path, {"seconds": self.seconds})

@@ -1,9 +1,8 @@
 """Pictures: sample grids and reconstructions next to their inputs, as PNG files or arrays."""
 
-import os
-import tempfile
-
 import numpy as np
+
+from zoo.atomic import atomic_path
 
 
 def to_display(images):
@@ -45,14 +44,9 @@ def save_png(path, grid, title=None, scale=4):
     if title:
         fig.text(0.5, 1 - 0.5 * title_px / (h + title_px), title, ha="center", va="center",
                  fontsize=9)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
     return path
 
 
@@ -68,7 +62,7 @@ def reconstruction_grid(model, x, columns=10, y=None):
     x = np.asarray(x)[:keep]
     y = None if y is None else np.asarray(y)[:keep]
     recon = to_display(np.asarray(model.reconstruct(x, **model.conditioning(y))))
-    x = to_display(x)
+    x = to_display(model.to_images(x))
     rows = []
     for start in range(0, len(x), columns):
         rows += [x[start:start + columns], recon[start:start + columns]]
@@ -101,7 +95,8 @@ def interpolation_grid(model, x_a, x_b, steps=10, y_a=None, y_b=None):
         z = (1 - t)[:, None] * z_a[i] + t[:, None] * z_b[i]
         label = {} if y_a is None else model.conditioning(np.full(steps, y_a[i], np.int32))
         decoded = to_display(np.asarray(model.decode(z, **label)))
-        rows.append(np.concatenate([to_display(x_a[i:i + 1]), decoded, to_display(x_b[i:i + 1])]))
+        rows.append(np.concatenate([to_display(model.to_images(x_a[i:i + 1])), decoded,
+                                    to_display(model.to_images(x_b[i:i + 1]))]))
     return image_grid(np.concatenate(rows), columns=steps + 2)
 
 
@@ -116,16 +111,10 @@ def digit_grid(model, rows=10, seed=0):
     return image_grid(np.asarray(model.decode(z, labels=labels)), columns=classes)
 
 
-def analogy_grid(model, x):
-    """Each row: an input image, then every class generated in its inferred style
-    (`model.analogies`), as in Kingma et al. 2014, figure 1."""
-    if not hasattr(model, "analogies"):
-        raise ValueError(f"{type(model).__name__} has no analogies(); use a semi-supervised "
-                         "model (m2).")
-    generated = to_display(np.asarray(model.analogies(x)))  # [B, classes, ...]
-    rows = [np.concatenate([to_display(np.asarray(x[i:i + 1])), generated[i]])
-            for i in range(len(x))]
-    return image_grid(np.concatenate(rows), columns=generated.shape[1] + 1)
+def rows_grid(rows):
+    """Image rows [R, C, *image] (as a model's picture method returns them) tiled into a grid."""
+    rows = np.asarray(rows)
+    return image_grid(rows.reshape(-1, *rows.shape[2:]), columns=rows.shape[1])
 
 
 def save_latent_scatter(path, model, x, labels, title=None):
@@ -151,29 +140,10 @@ def save_latent_scatter(path, model, x, labels, title=None):
     ax.set_xlabel(axes_names[0])
     ax.set_ylabel(axes_names[1])
     ax.set_title(title or "Test set in latent space (posterior means)", fontsize=9)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, format="png", bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
     return path
-
-
-def pseudo_input_grid(model, num=50, columns=10):
-    """A VampPrior's first `num` pseudo-inputs u_k (odd rows) and the decoded means of their
-    posteriors, decode(E[z|u_k]) (even rows)."""
-    if not hasattr(model, "pseudo_inputs"):
-        raise ValueError(f"{type(model).__name__} has no pseudo-inputs (a VampPrior picture).")
-    u = np.asarray(model.pseudo_inputs())[:num]
-    decoded = to_display(np.asarray(model.decode(model.pseudo_posterior().mean()))[:len(u)])
-    u = to_display(u)
-    rows = []
-    for start in range(0, len(u), columns):
-        rows += [u[start:start + columns], decoded[start:start + columns]]
-    return image_grid(np.concatenate(rows), columns=columns)
 
 
 def _interpolation(model, path, x_test, y_test, seed):
@@ -184,35 +154,53 @@ def _interpolation(model, path, x_test, y_test, seed):
                     title="interpolation between posterior means (inputs at the ends)")
 
 
-def _analogies(model, path, x_test, y_test, seed):
-    rng = np.random.default_rng(seed)
-    return save_png(path, analogy_grid(model, x_test[rng.choice(len(x_test), 10, False)]),
-                    title="left: test input; right: digits 0-9 in its inferred style")
+# kind -> (what the model must be able to do, writer(model, path, x_test, y_test, seed)).
+# Models bring their own pictures besides (`GenerativeModel.pictures`).
+def _has_latent(model):
+    return model.capabilities.latent == "single"
 
 
-# kind -> writer(model, path, x_test, y_test, seed) returning the path.
 PLOT_WRITERS = {
-    "samples": lambda m, path, x, y, seed: save_png(
-        path, sample_grid(m, 100, seed=seed), title="samples"),
-    "reconstructions": lambda m, path, x, y, seed: save_png(
+    "samples": (lambda m: True, lambda m, path, x, y, seed: save_png(
+        path, sample_grid(m, 100, seed=seed), title="samples")),
+    "reconstructions": (_has_latent, lambda m, path, x, y, seed: save_png(
         path, reconstruction_grid(m, x[:50], y=y[:50]),
-        title="test inputs (odd rows) and reconstructions (even rows)"),
-    "manifold": lambda m, path, x, y, seed: save_png(
-        path, manifold_grid(m), title="learned 2-D manifold", scale=2),
-    "scatter": lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y),
-    "interpolation": _interpolation,
-    "pseudo_inputs": lambda m, path, x, y, seed: save_png(
-        path, pseudo_input_grid(m),
-        title="pseudo-inputs u_k (odd rows) and decode(E[z|u_k]) (even rows)"),
-    "digits": lambda m, path, x, y, seed: save_png(
-        path, digit_grid(m, seed=seed), title="one z ~ p(z) per row, decoded as each digit 0-9"),
-    "analogies": _analogies,
+        title="test inputs (odd rows) and reconstructions (even rows)")),
+    "manifold": (_has_latent, lambda m, path, x, y, seed: save_png(
+        path, manifold_grid(m), title="learned 2-D manifold", scale=2)),
+    "scatter": (_has_latent, lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y)),
+    "interpolation": (_has_latent, _interpolation),
+    "digits": (lambda m: "decode" in m.labelled_endpoints, lambda m, path, x, y, seed: save_png(
+        path, digit_grid(m, seed=seed), title="one z ~ p(z) per row, decoded as each digit 0-9")),
 }
 PLOTS = tuple(PLOT_WRITERS)
 
 
+def available_plots(model):
+    """The picture kinds `model` can draw: the generic ones its capabilities allow, then its own."""
+    return [k for k, (applies, _) in PLOT_WRITERS.items() if applies(model)] + sorted(
+        model.pictures())
+
+
 def plot(model, kind, path, x_test, y_test, seed=0):
-    """Writes the picture `kind` (one of PLOTS) for `model` to `path`; returns the path."""
-    if kind not in PLOT_WRITERS:
-        raise ValueError(f"Unknown plot {kind!r}; choose one of: {', '.join(PLOTS)}.")
-    return PLOT_WRITERS[kind](model, path, x_test, y_test, seed)
+    """Writes the picture `kind` for `model` to `path`; returns the path."""
+    own = model.pictures()
+    if kind in own:
+        method, title = own[kind]
+        return save_png(path, rows_grid(method(x_test, y_test, seed)), title=title)
+    if kind not in PLOT_WRITERS or not PLOT_WRITERS[kind][0](model):
+        what = f"{type(model).__name__} cannot draw" if kind in PLOT_WRITERS else "Unknown plot"
+        raise ValueError(f"{what} {kind!r}; {type(model).__name__} can draw: "
+                         f"{', '.join(available_plots(model))}.")
+    return PLOT_WRITERS[kind][1](model, path, x_test, y_test, seed)
+
+
+def write_run_pictures(model, folder, x_test, y_test):
+    """The pictures a finished training run leaves in its model folder: samples, and
+    reconstructions for models that reconstruct."""
+    save_png(f"{folder}/samples.png", sample_grid(model),
+             title=f"{type(model).__name__}: samples")
+    if _has_latent(model):
+        save_png(f"{folder}/reconstructions.png",
+                 reconstruction_grid(model, x_test[:50], y=y_test[:50]),
+                 title="test inputs (odd rows) and reconstructions (even rows)")

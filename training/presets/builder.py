@@ -1,7 +1,6 @@
 """Builds a pretrained preset from its recipe: train (or adopt a finished run), save without
 optimizer state, evaluate, write golden values, the model card and the leaderboard."""
 
-import importlib
 import json
 import os
 
@@ -9,28 +8,33 @@ import numpy as np
 
 import zoo
 from training import data as data_lib
-from training import plotting
-from training.evaluate import evaluate
-from training.leaderboard import write_leaderboard
-from training.recipes import PRESETS
-from training.train import resolve_recipe, train
+from training import pictures as plotting
+from training.evaluation.suite import evaluate
+from training.evaluation.leaderboard import write_leaderboard
+from zoo.preset_recipes import PRESETS
+from training.run.options import PLACEMENT_OPTIONS, resolve_recipe
+from training.run.train import train
 from zoo.presets import presets_dir
 from zoo.saving import read_json, update_folder_files
 
-RUN_ONLY_KEYS = ("out", "resume", "restart", "data_path", "jit_compile", "nll_samples")
+RUN_ONLY_KEYS = (*PLACEMENT_OPTIONS, "nll_samples")
 
 
 def golden_values(model, x, y):
     """A few fixed outputs for fixed inputs (test images x, labels y) and seeds, re-checked by
     the preset tests."""
     given = model.conditioning(y[:3])
-    values = {"encode_mean": np.asarray(model.encode(x[:3], **given))[:, :5].tolist(),
-              "sample_sum": np.asarray(model.sample(2, seed=[0, 1])).reshape(2, -1)
+    capabilities = model.capabilities
+    values = {"sample_sum": np.asarray(model.sample(2, seed=[0, 1])).reshape(2, -1)
               .sum(1).tolist()}
-    if model.has_density:
+    if capabilities.latent == "single":
+        values["encode_mean"] = np.asarray(model.encode(x[:3], **given))[:, :5].tolist()
+    if capabilities.density == "bound":
         values["log_prob_k10"] = np.asarray(model.log_prob(x[:3], num_samples=10, seed=[0, 2],
                                                           **given)).tolist()
-    if hasattr(model, "classify"):
+    elif capabilities.density == "exact":
+        values["log_prob"] = np.asarray(model.log_prob(x[:3], **given)).tolist()
+    if capabilities.classifier:
         values["classify_probabilities"] = np.asarray(model.classify(x[:3])[0]).tolist()
     return values
 
@@ -66,7 +70,8 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
                               spec["train"]["binarization"])
 
     def pictures(folder):
-        pics = ["samples", "reconstructions", "interpolation"] + spec.get("pictures", ["scatter"])
+        pics = [k for k in ("samples", "reconstructions", "interpolation")
+                if k in plotting.available_plots(model)] + spec.get("pictures", [])
         for kind in pics:
             plotting.plot(model, kind, os.path.join(folder, f"{kind}.png"), arrays["x_test"],
                           arrays["y_test"])
@@ -80,7 +85,7 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
                                   "protocol": {}},
                          write_extra=pictures)
     names = spec["metrics"].split(",")
-    reduced_nll = "nll" in names and "nll_images" in spec  # a cheaper NLL protocol (the GAE)
+    reduced_nll = "nll" in names and "nll_images" in spec  # a cheaper NLL protocol (costly priors)
     results = evaluate(folder, [m for m in names if not (reduced_nll and m == "nll")],
                        num_samples=num_samples, verbose=verbose)
     if reduced_nll:
@@ -159,9 +164,12 @@ def model_card(name, folder):
     for kind in ("manifold", "digits", "analogies", "scatter", "interpolation", "pseudo_inputs"):
         if os.path.exists(os.path.join(folder, f"{kind}.png")):
             lines += [f"![{kind}]({kind}.png)", ""]
-    if spec.get("card_extra"):  # "module:function" returning a markdown section for the folder
-        module, function = spec["card_extra"].split(":")
-        lines += [getattr(importlib.import_module(module), function)(folder)]
+    if spec.get("card_text"):  # what the recipe adds about this model
+        lines += [spec["card_text"], ""]
+    for experiment in spec.get("experiments", ()):  # sections of experiments run on the preset
+        from training.experiments import EXPERIMENTS
+
+        lines += [EXPERIMENTS[experiment].card_section(folder)]
     lines += ["## Limits", "", spec["limits"], ""]
     target, nll = spec.get("target_nll"), metrics.get("test_nll")
     if target is not None and nll is not None:

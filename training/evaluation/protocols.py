@@ -40,7 +40,7 @@ def test_elbo(model, x, batch_size=500, seed=0, verbose=True, y=None):
 
 def importance_sampled_nll(model, x, num_samples=5000, batch_size=100, chunk_size=500, seed=0,
                            verbose=True, y=None):
-    """NLL = -mean log p(x), each log p(x) the k-sample importance-weighted estimate (IWAE bound).
+    """NLL = -mean log p(x), each log p(x) the k-sample importance-weighted estimate (a bound).
 
     Returns (mean NLL in nats, its standard error over images).
     """
@@ -49,6 +49,13 @@ def importance_sampled_nll(model, x, num_samples=5000, batch_size=100, chunk_siz
                                        **model.conditioning(l)),
         x, batch_size, seed, f"Test NLL (importance sampling, k={num_samples})", verbose, y,
     )
+    return mean_and_stderr(-values)
+
+
+def exact_nll(model, x, batch_size=100, verbose=True, y=None):
+    """NLL = -mean exact log p(x) of a model with an exact density; (mean, standard error)."""
+    values = per_example(lambda b, l, s: model.log_prob(b, **model.conditioning(l)), x,
+                         batch_size, 0, "Test NLL (exact density)", verbose, y)
     return mean_and_stderr(-values)
 
 
@@ -62,19 +69,31 @@ def test_reconstruction(model, x, batch_size=500, seed=0, verbose=True):
 def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True, y_test=None):
     """metrics.json content for a trained model, each figure with its protocol.
 
-    Models with a density get the test ELBO and the importance-sampled NLL; others (the
-    deterministic autoencoder) get the reconstruction log-loss.
+    What is measured follows the model's capabilities: a density bound gives the test ELBO
+    and the importance-sampled NLL, an exact density its NLL, a latent model without a density
+    (a deterministic code) the reconstruction log-loss, a classifier its test error.
     """
     n = len(x_test)
     metrics = {"test_images": int(n), "protocol": {"data": data_protocol}}
-    if not model.has_density:
-        mean, se = test_reconstruction(model, x_test, verbose=verbose)
-        metrics.update(test_reconstruction=mean, test_reconstruction_stderr=se)
-        metrics["protocol"]["reconstruction"] = (
-            f"mean over the {n} test images of -log p(x|z) at the deterministic code z, in nats")
+    capabilities = model.capabilities
+    if capabilities.classifier:
+        add_classification_error(metrics, model, x_test, y_test)
+    if not capabilities.has_density:
+        if capabilities.latent == "single" and not capabilities.classifier:
+            mean, se = test_reconstruction(model, x_test, verbose=verbose)
+            metrics.update(test_reconstruction=mean, test_reconstruction_stderr=se)
+            metrics["protocol"]["reconstruction"] = (
+                f"mean over the {n} test images of -log p(x|z) at the deterministic code z, "
+                "in nats")
         return metrics
-    y = y_test if model.conditional else None
-    given = " given its label" if model.conditional else ""
+    y = y_test if capabilities.conditional else None
+    given = " given its label" if capabilities.conditional else ""
+    if capabilities.density == "exact":
+        mean, se = exact_nll(model, x_test, verbose=verbose, y=y)
+        metrics.update(test_nll=mean, test_nll_stderr=se)
+        metrics["protocol"]["nll"] = (f"-mean over the {n} test images of the exact log p(x)"
+                                      f"{given}, in nats")
+        return metrics
     mean, se = test_elbo(model, x_test, verbose=verbose, y=y)
     metrics.update(test_elbo=mean, test_elbo_stderr=se)
     metrics["protocol"]["elbo"] = (f"mean over the {n} test images of the one-sample ELBO"
@@ -85,7 +104,7 @@ def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True, y_
     metrics["protocol"]["nll"] = (
         f"-mean over the {n} test images of the importance-weighted estimate of log p(x)"
         f"{given} with "
-        f"k={nll_samples} samples from q(z|x) (the IWAE bound), in nats")
+        f"k={nll_samples} samples from q(z|x) (the importance-weighted bound), in nats")
     return metrics
 
 

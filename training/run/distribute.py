@@ -131,13 +131,17 @@ def weights_digest(model):
 
 
 class CustomLoop:
-    """The multi-worker training loop: the model's own loss under `strategy.run`, checkpointed.
+    """The multi-worker training loop: the model's own `train_step` under `strategy.run`,
+    checkpointed, with the same Keras callbacks as the `fit` path.
 
-    Each replica draws its share of the global batch, computes `model.compute_loss` (the
-    global-batch average, so gradients summed over replicas equal the single-device gradient),
-    scales it for mixed_float16, and `model.optimizer.apply` all-reduces the gradients. A
-    `tf.train.CheckpointManager` keeps the model variables, the optimizer variables (its
-    `iterations` is the step counter) and the epoch; a restarted run continues from there.
+    Each replica runs `model.train_step` on its share of the global batch (the model averages
+    its losses over the global batch, so gradients summed over replicas equal the single-device
+    gradient, and its optimizer, one per parameter group, all-reduces them). After every chunk
+    of steps the metrics are averaged over all replicas of all workers, so every worker sees the
+    same numbers and takes the same decisions (the NaN guard, the time limit). A
+    `tf.train.CheckpointManager` keeps the model variables, every optimizer's variables (the
+    first group's `iterations` is the step counter) and the epoch; a restarted run continues
+    from there.
 
     Args:
         model: a compiled zoo model built inside `strategy.scope()`.
@@ -147,7 +151,7 @@ class CustomLoop:
         steps_per_epoch: optimizer steps per epoch (equal on every worker).
         checkpoint_dir: this worker's checkpoint folder.
         checkpoint_steps: also checkpoint every this many steps (0: at epoch ends only).
-        jit_compile: XLA-compile the per-replica forward and backward pass.
+        jit_compile: XLA-compile the train step (as Keras `fit` does with jit_compile).
     """
 
     def __init__(self, model, strategy, make_dataset, steps_per_epoch, checkpoint_dir,
@@ -156,7 +160,8 @@ class CustomLoop:
         self.steps_per_epoch = int(steps_per_epoch)
         self.checkpoint_steps = int(checkpoint_steps or 0)
         with strategy.scope():
-            model.optimizer.build(model.trainable_variables)
+            if not model.optimizer.built:
+                model.build_optimizer()
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         # Flat lists of variables: their order is fixed by the architecture, and tracking them
         # directly does not depend on how the model nests its layers.
@@ -176,32 +181,19 @@ class CustomLoop:
 
     def _make_train_function(self, jit_compile):
         model, strategy = self.model, self.strategy
-
-        def loss_and_gradients(batch):
-            x, y, _ = keras.utils.unpack_x_y_sample_weight(batch)
-            with tf.GradientTape() as tape:
-                loss = model.compute_loss(x=x, y=y if model.training_targets else None,
-                                          training=True)
-                scaled_loss = model.optimizer.scale_loss(loss)
-            return loss, tape.gradient(scaled_loss, model.trainable_weights)
-
+        step = model.train_step
         if jit_compile:
-            loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
-
-        def replica_step(batch):
-            loss, gradients = loss_and_gradients(batch)
-            model.optimizer.apply(gradients, model.trainable_weights)  # all-reduces gradients
-            return loss
+            step = tf.function(step, jit_compile=True, reduce_retracing=True)
 
         @tf.function
         def train_steps(iterator, num_steps):
-            total = tf.constant(0.0)
+            logs = None
             for _ in tf.range(num_steps):
-                per_replica = strategy.run(replica_step, args=(next(iterator),))
-                # Each replica's loss is its share of the global-batch mean: their sum is the mean.
-                total += tf.cast(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
-                                                 axis=None), tf.float32)
-            return total / tf.cast(num_steps, tf.float32)
+                logs = strategy.run(step, args=(next(iterator),))
+            # The metrics are running means over the epoch on each replica; their mean over
+            # all replicas of all workers is what every worker reports.
+            return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                    for name, value in logs.items()}
 
         return train_steps
 
@@ -220,55 +212,62 @@ class CustomLoop:
         # Every worker saves (the variables are mirrored); only the chief's folder is kept.
         return self.manager.save(checkpoint_number=self.step)
 
-    def fit(self, global_batch, epochs, on_epoch_end=None, verbose=1):
-        """Trains until `epochs` epochs are done, from the restored epoch and step.
+    def fit(self, global_batch, epochs, callbacks=(), verbose=1):
+        """Trains until `epochs` epochs are done, from the restored epoch and step, running the
+        Keras `callbacks` as `fit` would (epoch and batch hooks, a progress bar when verbose).
 
-        Returns the list of (epoch, mean loss) of the epochs run by this call.
+        Returns the list of (epoch, logs) of the epochs run by this call.
         """
         self.global_batch = int(global_batch)
-        dataset = self.strategy.distribute_datasets_from_function(self._dataset_fn)
-        iterator = iter(dataset)
+        iterator = iter(self.strategy.distribute_datasets_from_function(self._dataset_fn))
+        callbacks = keras.callbacks.CallbackList(
+            list(callbacks), add_history=False, add_progbar=verbose == 1, model=self.model,
+            verbose=verbose, epochs=epochs, steps=self.steps_per_epoch)
         history = []
         start_epoch = int(self.epoch.numpy())
         # A checkpoint taken mid-epoch (checkpoint_steps) resumes with the rest of that epoch.
         done_in_epoch = self.step - start_epoch * self.steps_per_epoch
+        # Progress (and the NaN guard) every ~5% of an epoch; checkpoints as asked.
+        report = max(1, self.steps_per_epoch // 20)
+        self.model.stop_training = False
+        callbacks.on_train_begin()
         for epoch in range(start_epoch, epochs):
             start = time.perf_counter()
-            remaining = self.steps_per_epoch - max(0, done_in_epoch)
+            self.model.reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            done = max(0, done_in_epoch)
             done_in_epoch = 0
-            chunk = self.checkpoint_steps or remaining
-            losses = []
-            while remaining > 0:
-                n = min(chunk, remaining)
-                loss = float(self._train_steps(iterator, tf.constant(n)))
-                if not np.isfinite(loss):
-                    from training.callbacks import TrainingError
-
-                    raise TrainingError(
-                        f"The loss became {loss} in epoch {epoch + 1}. Lower --learning-rate "
-                        "or use --kl-warmup-epochs; rerun with --resume after the fix.")
-                losses.append((loss, n))
-                remaining -= n
-                if remaining > 0:  # mid-epoch checkpoint
-                    self.save()
+            logs = {}
+            while done < self.steps_per_epoch:
+                n = min(report, self.steps_per_epoch - done)
+                if self.checkpoint_steps:
+                    n = min(n, self.checkpoint_steps - self.step % self.checkpoint_steps)
+                logs = {k: float(v) for k, v in self._train_steps(iterator, tf.constant(n)).items()}
+                done += n
+                callbacks.on_train_batch_end(done - 1, logs)  # the NaN guard raises here
+                if self.checkpoint_steps and self.step % self.checkpoint_steps == 0 \
+                        and done < self.steps_per_epoch:
+                    self.save()  # mid-epoch checkpoint
             self.epoch.assign(epoch + 1)
             self.save()
-            mean_loss = sum(l * n for l, n in losses) / max(1, sum(n for _, n in losses))
-            history.append((epoch + 1, mean_loss))
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}: loss {mean_loss:.4f}, step {self.step}, "
-                      f"{time.perf_counter() - start:.1f} s", flush=True)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, {"loss": mean_loss})
+            callbacks.on_epoch_end(epoch, logs)
+            history.append((epoch + 1, logs))
+            if verbose == 2:
+                print(f"Epoch {epoch + 1}/{epochs}: "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
+                      + f", step {self.step}, {time.perf_counter() - start:.1f} s", flush=True)
+            if self.model.stop_training:
+                break
+        callbacks.on_train_end()
         return history
 
 
 def train_multiworker(model, strategy, recipe, work, steps_per_epoch, global_batch, make_dataset,
-                      verbose=1):
-    """Runs `CustomLoop` for a recipe in the run folder `work`; returns the wall time in seconds.
+                      callbacks=(), verbose=1):
+    """Runs `CustomLoop` for a recipe in the run folder `work` with the run's callbacks.
 
     Resumes from `work/checkpoint` when it holds a checkpoint (same step counter and epoch);
-    writes the loss per epoch to TensorBoard in `work/logs`.
+    writes the metrics per epoch to TensorBoard in `work/logs`.
     """
     loop = CustomLoop(model, strategy, lambda batch, i, n: make_dataset(batch, (i, n)),
                       steps_per_epoch, os.path.join(work, "checkpoint"),
@@ -282,22 +281,28 @@ def train_multiworker(model, strategy, recipe, work, steps_per_epoch, global_bat
                  if step else "starting at step 0")
               + f"; {strategy.num_replicas_in_sync} replicas, global batch {global_batch}.",
               flush=True)
-    clock_path = os.path.join(work, "wall_time.json")
-    previous = 0.0
-    if os.path.exists(clock_path):
-        with open(clock_path) as f:
-            previous = json.load(f)["seconds"]
-    writer = tf.summary.create_file_writer(os.path.join(work, "logs", "train"))
-    start = time.perf_counter()
-
-    def on_epoch_end(epoch, logs):
-        with writer.as_default():
-            tf.summary.scalar("epoch_loss", logs["loss"], step=epoch + 1)
-        with open(clock_path, "w") as f:
-            json.dump({"seconds": previous + time.perf_counter() - start}, f)
-
-    loop.fit(global_batch, recipe["epochs"], on_epoch_end=on_epoch_end, verbose=verbose)
-    writer.close()
+    loop.fit(global_batch, recipe["epochs"],
+             callbacks=[*callbacks, EpochScalars(os.path.join(work, "logs", "train"))],
+             verbose=verbose)
     print(f"Worker {worker}: step {loop.step}, weights sha256 {weights_digest(model)}",
           flush=True)
-    return previous + time.perf_counter() - start
+
+
+class EpochScalars(keras.callbacks.Callback):
+    """Writes each epoch's metrics to TensorBoard (what the `fit` path's TensorBoard does)."""
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir, self.writer = log_dir, None
+
+    def on_train_begin(self, logs=None):
+        self.writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self.writer.as_default():
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(f"epoch_{name}", value, step=epoch + 1)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.close()

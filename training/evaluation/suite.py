@@ -5,20 +5,48 @@ import numpy as np
 
 import zoo
 from training import data as data_lib
-from training import evaluation
-from training.classifier import classifier_features, default_classifier_path
+from training.evaluation import protocols as evaluation
+from training.evaluation.classifier import classifier_features, default_classifier_path
 from zoo.presets import resolve
 from zoo.saving import read_json, update_folder_files
 
-METRICS = ("elbo", "nll", "parzen", "fd", "error")
+# metric -> (what the model must be able to do, description)
+METRICS = {
+    "elbo": (lambda c: c.density == "bound", "test ELBO (models with a density bound)"),
+    "nll": (lambda c: c.has_density, "test NLL: importance-sampled for a bound, exact for an "
+            "exact density"),
+    "error": (lambda c: c.classifier, "test error of the classifier (semi-supervised models)"),
+    "parzen": (lambda c: True, "Parzen-window log-likelihood of 10,000 samples"),
+    "fd": (lambda c: True, "Frechet distance in the mnist_classifier's features"),
+}
 
 
 def parse_metrics(text):
+    """The metric names of a comma-separated list ("auto": what the model has, see
+    `default_metrics`)."""
     names = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = sorted(set(names) - set(METRICS))
+    unknown = sorted(set(names) - set(METRICS) - {"auto"})
     if unknown or not names:
-        raise ValueError(f"Unknown metrics {unknown or text!r}; choose from {', '.join(METRICS)}.")
+        raise ValueError(f"Unknown metrics {unknown or text!r}; choose from "
+                         f"{', '.join(METRICS)} (or auto).")
     return names
+
+
+def default_metrics(model):
+    """The cheap headline metric a model has: its NLL, else its test error, else FD."""
+    capabilities = model.capabilities
+    return ["nll"] if capabilities.has_density else (
+        ["error"] if capabilities.classifier else ["fd"])
+
+
+def check_metrics(model, metrics):
+    """Raises ValueError naming the metrics the model cannot be measured with."""
+    refused = [m for m in metrics if not METRICS[m][0](model.capabilities)]
+    if refused:
+        can = [m for m, (applies, _) in METRICS.items() if applies(model.capabilities)]
+        raise ValueError(f"{type(model).__name__} cannot be measured with "
+                         f"{', '.join(refused)} ({model.capabilities.describe()}); it can with: "
+                         f"{', '.join(can)}.")
 
 
 def folder_data(folder):
@@ -43,17 +71,25 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     """
     folder = resolve(name_or_path)
     model = zoo.load(folder, compile=False)
+    if "auto" in metrics:
+        metrics = [m for m in metrics if m != "auto"] + default_metrics(model)
+    check_metrics(model, metrics)
     dataset, arrays = folder_data(folder)
     x_test = arrays["x_test"][:max_images]
-    y_test = arrays["y_test"][:max_images] if model.conditional else None
-    given = " given its label" if model.conditional else ""
+    y_test = arrays["y_test"][:max_images] if model.capabilities.conditional else None
+    given = " given its label" if model.capabilities.conditional else ""
     n = len(x_test)
     results = {"protocol": {"data": arrays["protocol"]}}
     if "elbo" in metrics:
         mean, se = evaluation.test_elbo(model, x_test, seed=seed, verbose=verbose, y=y_test)
         results.update(test_elbo=mean, test_elbo_stderr=se)
         results["protocol"]["elbo"] = f"mean one-sample ELBO over {n} test images{given}, nats"
-    if "nll" in metrics:
+    if "nll" in metrics and model.capabilities.density == "exact":
+        mean, se = evaluation.exact_nll(model, x_test, verbose=verbose, y=y_test)
+        results.update(test_nll=mean, test_nll_stderr=se, nll_test_images=n)
+        results["protocol"]["nll"] = (f"-mean over {n} test images of the exact log p(x)"
+                                      f"{given}, nats")
+    elif "nll" in metrics:
         mean, se = evaluation.importance_sampled_nll(model, x_test, num_samples=num_samples,
                                                      seed=seed, verbose=verbose, y=y_test)
         results.update(test_nll=mean, test_nll_stderr=se, nll_num_samples=int(num_samples),
@@ -61,11 +97,8 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results["protocol"]["nll"] = (
             f"-mean over {n} test images of the importance-weighted estimate of log p(x){given} "
             f"with "
-            f"k={num_samples} samples from q(z|x) (the IWAE bound), nats")
+            f"k={num_samples} samples from q(z|x) (the importance-weighted bound), nats")
     if "error" in metrics:
-        if not hasattr(model, "classify"):
-            raise ValueError(f"{type(model).__name__} has no classifier; 'error' applies to "
-                             "semi-supervised models (m2, m1m2).")
         evaluation.add_classification_error(results, model, x_test, arrays["y_test"][:n])
     if "parzen" in metrics or "fd" in metrics:
         samples = np.concatenate([np.asarray(model.sample(1000, seed=[seed, i]))
@@ -97,11 +130,15 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     return results
 
 
+def _k_text(results):
+    return f"k={results['nll_num_samples']}, " if "nll_num_samples" in results else "exact, "
+
+
 def format_results(results):
     lines = []
     if "test_nll" in results:
         lines.append(f"Test NLL: {results['test_nll']:.2f} ± {results['test_nll_stderr']:.2f} "
-                     f"nats (k={results['nll_num_samples']}, {results['nll_test_images']} images)")
+                     f"nats ({_k_text(results)}{results['nll_test_images']} images)")
     if "test_elbo" in results:
         lines.append(f"Test ELBO: {results['test_elbo']:.2f} nats")
     if "parzen_log_likelihood" in results:

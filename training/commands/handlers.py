@@ -7,21 +7,21 @@ that `--help` and bad arguments answer without loading TensorFlow.
 import os
 import sys
 
-from training.callbacks import TrainingError
 from training.data import DataError
+from training.run.callbacks import TrainingError
 from zoo.saving import ModelFolderError
 
 EXPECTED_ERRORS = (DataError, TrainingError, ModelFolderError, ValueError)
 
 
 def _train(args, verbose):
-    from training.train import summary, train
+    from training.run.train import summary, train
 
     print(summary(*train(args, verbose=verbose)))
 
 
 def _evaluate(args, verbose):
-    from training.evaluate import evaluate, format_results, parse_metrics
+    from training.evaluation.suite import evaluate, format_results, parse_metrics
 
     print(format_results(evaluate(
         args["model"], parse_metrics(args["metrics"]), num_samples=args["num_samples"],
@@ -31,8 +31,8 @@ def _evaluate(args, verbose):
 
 def _plot(args, verbose):
     import zoo
-    from training.evaluate import folder_data
-    from training.plotting import plot
+    from training.evaluation.suite import folder_data
+    from training.pictures import plot
     from zoo.presets import resolve
 
     folder = resolve(args["model"])
@@ -44,8 +44,8 @@ def _plot(args, verbose):
 
 
 def _make_preset(args, verbose):
-    from training.evaluate import format_results
-    from training.preset_builder import make_preset
+    from training.evaluation.suite import format_results
+    from training.presets.builder import make_preset
 
     folder, results = make_preset(args["name"], from_run=args["from_run"],
                                   num_samples=args["num_samples"], verbose=verbose)
@@ -53,13 +53,13 @@ def _make_preset(args, verbose):
 
 
 def _leaderboard(args, verbose):
-    from training.leaderboard import write_leaderboard
+    from training.evaluation.leaderboard import write_leaderboard
 
     print(f"Leaderboard: {write_leaderboard()}")
 
 
 def _train_classifier(args, verbose):
-    from training.classifier import default_classifier_path, train_classifier
+    from training.evaluation.classifier import default_classifier_path, train_classifier
 
     out, metrics = train_classifier(args["out"] or default_classifier_path(),
                                     epochs=args["epochs"], verbose=verbose)
@@ -88,39 +88,51 @@ def _benchmark(args, verbose):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * int(args["cpu_devices"]))
-    from training.benchmark import run as run_benchmark
+    from training.run.benchmark import run as run_benchmark
 
     run_benchmark(args, verbose)
 
 
-def _gae_compare(args, verbose):
-    from training.gae_experiments import run as run_experiments
+def _models(args, verbose):
+    import zoo
 
-    results = run_experiments(args["gae"], args["vae"],
-                              [f for f in args["latent2d"].split(",") if f],
-                              num_samples=args["num_samples"], num_images=args["num_images"],
-                              seed=args["seed"], verbose=verbose)
-    for label in ("gae", "vae"):
-        r = results[label]
-        print(f"{label.upper()}: NLL {r['test_nll']:.2f} ± {r['test_nll_stderr']:.2f}, Parzen "
-              f"{r['parzen_log_likelihood']:.1f} ± {r['parzen_stderr']:.1f}, FD {r['fd']:.2f}")
-    diff = results["nll_difference_gae_minus_vae"]
-    print(f"NLL difference GAE - VAE (paired): {diff['mean']:+.2f} ± {diff['stderr']:.2f} nats")
+    for name in zoo.list_models():
+        cls = zoo.get_model(name)
+        print(f"{name:12s} {cls.__name__:12s} {cls.capabilities.describe()}")
+
+
+def _datasets(args, verbose):
+    from training.data import list_datasets
+
+    for name, modality, description in list_datasets():
+        print(f"{name:14s} {modality:14s} {description}")
+
+
+def _experiment(name):
+    def run_experiment(args, verbose):
+        from training.experiments import EXPERIMENTS
+
+        EXPERIMENTS[name].run(args, verbose)
+
+    return run_experiment
 
 
 COMMANDS = {
     "train": _train, "evaluate": _evaluate, "plot": _plot, "make-preset": _make_preset,
     "leaderboard": _leaderboard, "train-classifier": _train_classifier, "export": _export,
-    "benchmark": _benchmark, "gae-compare": _gae_compare,
+    "benchmark": _benchmark, "models": _models, "datasets": _datasets,
 }
 
 
 def run(command, args, verbose=1):
     """Runs `command`; returns the process exit status (2 with a message for bad input)."""
+    from training.experiments import EXPERIMENTS
+
+    commands = {**COMMANDS, **{name: _experiment(name) for name in EXPERIMENTS}}
     try:
-        if command not in COMMANDS:
+        if command not in commands:
             raise ValueError(f"Unknown command {command!r}; choose one of {', '.join(COMMANDS)}.")
-        COMMANDS[command](args, verbose)
+        commands[command](args, verbose)
         return 0
     except EXPECTED_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)

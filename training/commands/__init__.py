@@ -1,0 +1,177 @@
+"""The command line `python -m training COMMAND ...` (also installed as `zoo-train`).
+
+The flags of `train` and `benchmark` are built from the declarations: the run's own options
+(`training.run.options.RUN_OPTIONS`) and every registered model's `options`, each flag listed
+once with its default and the models that take it. Experiments add their own sub-commands
+(`training.experiments.EXPERIMENTS`). The work is done in `training.commands.handlers`.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TF's start-up noise (the cuInit error on machines without a GPU, oneDNN notices, ...) is
+# hidden; --tf-log shows it.
+TF_LOG = "--tf-log" in sys.argv
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if TF_LOG else "3")
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow and TFP with the C++ start-up messages (written to the stderr file
+    descriptor before any Python logging exists) sent to /dev/null."""
+    if TF_LOG or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflow_probability  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _option_flag(parser, option, help_text, default_text):
+    kwargs = {"dest": option.name, "default": None}
+    if option.type is bool:
+        kwargs["action"] = "store_true"
+    else:
+        # Values are checked (and converted) by Option.check, with a message naming the flag.
+        kwargs["metavar"] = {int: "N", float: "X", list: "N,N,..."}.get(option.type, "TEXT")
+    parser.add_argument(option.flag, help=f"{help_text}{default_text}".replace("%", "%%"),
+                        **kwargs)
+
+
+def _default_text(default):
+    if default is None or default is False:
+        return ""
+    if isinstance(default, (list, tuple)):
+        default = ",".join(map(str, default))
+    return f" (default {default})"
+
+
+def add_option_flags(parser, skip=()):
+    """One flag per run option and per model option (models that share a name share a flag)."""
+    from training.run.options import RUN_OPTIONS, all_model_options
+
+    run = parser.add_argument_group("run options")
+    for option in RUN_OPTIONS:
+        if option.name not in skip:
+            _option_flag(run, option, option.help, _default_text(option.default))
+    group = parser.add_argument_group("model options (each applies to the models named)")
+    for name, declared in sorted(all_model_options().items()):
+        by_default = {}
+        for model, option in declared:
+            by_default.setdefault(_default_text(option.default), []).append(model)
+        # The default most models share, then the models that differ from it.
+        common = max(by_default, key=lambda d: len(by_default[d]))
+        others = "".join(f"; {', '.join(models)}:{d.replace(' (default', '').rstrip(')')}"
+                         for d, models in by_default.items() if d != common and d)
+        text = f" [{', '.join(m for m, _ in declared)}]{common[:-1] if others else common}"
+        text += f"{others})" if others else ""
+        _option_flag(group, declared[0][1], declared[0][1].help, text)
+
+
+def parser():
+    """The argparse parser of every sub-command."""
+    _import_tensorflow_quietly()
+    from training.experiments import EXPERIMENTS
+
+    p = argparse.ArgumentParser(prog="python -m training",
+                                description="Train, measure, picture and export the generative "
+                                            "models of the zoo.")
+    p.add_argument("--tf-log", action="store_true", help="show TensorFlow's own log messages")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model and write its model folder")
+    add_option_flags(t)
+    t.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
+    t.add_argument("--restart", action="store_true",
+                   help="discard an unfinished run in --out and start again")
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0 silent, 1 progress bar, 2 one line per epoch (default 1)")
+
+    sub.add_parser("models", help="list the models with what each can do")
+    sub.add_parser("datasets", help="list the data sets with their modality")
+
+    v = sub.add_parser("evaluate", help="measure a preset or model folder with the standard "
+                       "protocols and merge the results into its metrics.json")
+    v.add_argument("model", help="preset name or model folder")
+    v.add_argument("--metrics", default="auto",
+                   help="comma-separated: elbo, nll, parzen, fd, error, or auto (the model's "
+                        "headline metric: nll, else error, else fd) (default auto)")
+    v.add_argument("--num-samples", type=int, default=5000,
+                   help="k for an importance-sampled NLL (default 5000)")
+    v.add_argument("--max-images", type=int, help="only the first N test images (quick checks)")
+    v.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    v.add_argument("--no-write", action="store_true", help="print only; leave metrics.json")
+
+    g = sub.add_parser("plot", help="draw pictures of a preset or model folder")
+    g.add_argument("model", help="preset name or model folder")
+    g.add_argument("--kind", default="samples",
+                   help="samples, reconstructions, manifold (2-D latents), scatter, "
+                        "interpolation, digits (label-conditioned decoders), or a picture the "
+                        "model brings (analogies, pseudo_inputs, ...); an unsupported kind "
+                        "lists what the model can draw (default samples)")
+    g.add_argument("--out", help="PNG path (default: <kind>.png in the current folder)")
+    g.add_argument("--seed", type=int, default=0, help="(default 0)")
+
+    m = sub.add_parser("make-preset", help="train, evaluate and write a pretrained preset")
+    m.add_argument("name", help="a preset recipe (zoo/preset_recipes.py)")
+    m.add_argument("--from-run", help="adopt this finished run of the same recipe")
+    m.add_argument("--num-samples", type=int, default=5000, help="k for the NLL (default 5000)")
+
+    sub.add_parser("leaderboard", help="regenerate saved_models/README.md from the metrics files")
+
+    for name, experiment in EXPERIMENTS.items():
+        experiment.add_arguments(sub.add_parser(name, help=experiment.help))
+
+    c = sub.add_parser("train-classifier", help="train the FD feature classifier preset")
+    c.add_argument("--out", default=None, help="default: saved_models/mnist_classifier")
+    c.add_argument("--epochs", type=int, default=3, help="(default 3)")
+
+    e = sub.add_parser("export", help="export a model folder as a SavedModel for TF Serving")
+    e.add_argument("model", help="a preset name or model folder")
+    e.add_argument("--out", required=True, help="the model's base path; writes OUT/<version>/")
+    e.add_argument("--version", type=int, help="version number (default: the next free one)")
+    e.add_argument("--name", help="served model name (default: the --out folder's name)")
+
+    b = sub.add_parser("benchmark", help="measure speed: training throughput against a matmul "
+                       "ceiling and PyTorch (train), or an export's latency (serving)")
+    b.add_argument("--mode", choices=["train", "serving"],
+                   help="train (default) or serving (default when EXPORT_DIR is given)")
+    b.add_argument("export_dir", nargs="?", help="serving: an export version folder")
+    b.add_argument("--repeats", type=int, default=50,
+                   help="serving: timed calls per signature (default 50)")
+    add_option_flags(b, skip=("out", "epochs", "nll_samples", "time_limit", "checkpoint_steps"))
+    b.add_argument("--steps", type=int, default=200, help="train: steps per timed window")
+    b.add_argument("--windows", type=int, default=5, help="train: timed windows (median)")
+    b.add_argument("--warmup", type=int, default=1, help="train: untimed windows first")
+    b.add_argument("--cpu-devices", type=int,
+                   help="train: split the CPU into N logical devices (for --strategy mirrored)")
+    b.add_argument("--no-torch", dest="torch", action="store_false",
+                   help="train: skip the PyTorch comparison")
+    b.add_argument("--json", help="also write the results to this JSON file")
+    return p
+
+
+def main(argv=None):
+    """Parses `argv` and runs the sub-command; returns the exit status."""
+    args = vars(parser().parse_args(argv))
+    args.pop("tf_log", None)  # read from sys.argv at import, before TensorFlow loads
+    command, verbose = args.pop("command"), args.pop("verbose", 1)
+    from training.commands.handlers import run
+
+    return run(command, args, verbose)
+
+
+def console_main():
+    """The `zoo-train` console script."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

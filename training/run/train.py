@@ -1,0 +1,259 @@
+"""The training recipe behind `python -m training train`: data, model, `fit`, evaluation, folder.
+
+A run works in `<out>.partial/` (recipe, BackupAndRestore checkpoint, TensorBoard logs) and only
+at the end writes the model folder `<out>/` through a temporary folder and a rename, so a run
+killed midway leaves the previous `<out>/` intact; `--resume` continues from the checkpoint.
+"""
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+import keras
+import numpy as np
+
+import zoo
+from training import data as data_lib
+from training import pictures
+from training.evaluation import protocols as evaluation
+from training.run import distribute
+from training.run.callbacks import (
+    SampleGridToTensorBoard, StopOnNaN, TimeLimit, TrainingError, WallClock)
+from training.run.options import model_arguments, reproducing_command, resolve_recipe
+from zoo.atomic import write_json
+
+def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None, palette=None):
+    """The model and its compiled optimizer(s) described by `recipe`; the model's options in
+    units of the run (warm-up epochs, one prior component per training image, the data set's
+    palette) are converted with these facts of the run."""
+    cls = zoo.get_model(recipe["model"])
+    arguments = model_arguments(recipe, {"steps_per_epoch": steps_per_epoch,
+                                         "num_training_images": num_training_images,
+                                         "palette": palette})
+    model = cls(event_shape=event_shape, seed=recipe["seed"], **arguments)
+    learning_rate = recipe["learning_rate"]
+    if recipe["lr_schedule"] == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=recipe["epochs"] * steps_per_epoch, alpha=0.1)
+    # A model with several optimizer groups gets a copy of this optimizer for each group.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  jit_compile=recipe["jit_compile"],
+                  steps_per_execution=int(recipe["steps_per_execution"]))
+    return model
+
+
+def train(args, verbose=1):
+    """Runs a training recipe end to end; returns (model folder, metrics dict)."""
+    out = os.path.abspath(args.get("out") or resolve_recipe(args)["out"])
+    if args.get("resume"):
+        recipe = _resumed_recipe(args, out)
+    else:
+        recipe = resolve_recipe(args)
+    kind = distribute.resolve_strategy(recipe["strategy"])
+    distribute.check_options(kind, recipe["steps_per_execution"])
+    strategy = distribute.make_strategy(kind)  # before other TF work, as multi-worker needs
+    chief = distribute.is_chief(strategy)
+    # Non-chief workers checkpoint into their own folder (TF requires distinct paths per worker).
+    work = out + (".partial" if chief else f".worker{distribute.worker_index(strategy)}.partial")
+    recipe_path = os.path.join(work, "recipe.json")
+    if not args.get("resume"):
+        if os.path.exists(os.path.join(work, "checkpoint")) and not args.get("restart"):
+            raise TrainingError(
+                f"An unfinished run with a checkpoint is in {work}. Pass --resume to continue "
+                "it, or --restart to discard it and start again.")
+        shutil.rmtree(work, ignore_errors=True)  # at most a run that never reached a checkpoint
+        os.makedirs(work)
+        write_json(recipe_path, recipe)
+
+    run = prepare_run(recipe, strategy)
+    dataset, arrays, model = run["dataset"], run["arrays"], run["model"]
+    steps_per_epoch, global_batch = run["steps_per_epoch"], run["global_batch"]
+    data_note = run["data_note"]
+    if verbose:
+        print(f"{type(model).__name__}: {model.count_params():,} parameters; data: "
+              f"{dataset.source}; {arrays['protocol']}{data_note}; strategy {kind} "
+              f"({strategy.num_replicas_in_sync} replicas, global batch {global_batch}), "
+              f"precision {recipe['precision']}.")
+    callbacks = [StopOnNaN(), WallClock(os.path.join(work, "wall_time.json")),
+                 TimeLimit(recipe["time_limit"]),
+                 SampleGridToTensorBoard(os.path.join(work, "logs", "samples"),
+                                         seed=recipe["seed"]),
+                 *model.training_callbacks(arrays)]
+    if kind == "multiworker":
+        distribute.train_multiworker(
+            model, strategy, recipe, work, steps_per_epoch, global_batch,
+            lambda batch, shard: training_data(model.capabilities, {**recipe, "batch_size": batch,
+                                                       "seed": recipe["seed"] + shard[0]},
+                                               arrays, shard=shard)[0],
+            callbacks, verbose)
+    else:
+        _fit(model, recipe, work, run["train_ds"], run["val_ds"], verbose, callbacks)
+    train_seconds = callbacks[1].seconds
+    if callbacks[2].stopped:
+        raise TimeLimitReached(
+            f"Stopped after {train_seconds / 60:.1f} minutes (--time-limit "
+            f"{recipe['time_limit']:g}) at epoch {callbacks[2].stopped}; the checkpoint is in "
+            f"{work}. Continue with: python -m training train --out {recipe['out']} --resume")
+    if not chief:  # only the chief evaluates and writes the model folder
+        shutil.rmtree(work, ignore_errors=True)
+        return None, {"weights_sha256": distribute.weights_digest(model),
+                      "train_seconds": round(train_seconds, 1)}
+
+    metrics = evaluation.standard_metrics(model, arrays["x_test"], recipe["nll_samples"],
+                                          arrays["protocol"], verbose=verbose,
+                                          y_test=arrays["y_test"])
+    metrics.update(dataset=recipe["dataset"], epochs=recipe["epochs"],
+                   train_seconds=round(train_seconds, 1))
+    metadata = {
+        "recipe": recipe, "command": reproducing_command(recipe), "seed": recipe["seed"],
+        "data": {"dataset": recipe["dataset"], "source": dataset.source,
+                 "protocol": arrays["protocol"] + data_note,
+                 "split": dataset.info.get("split", f"{len(arrays['x_train'])} train / "
+                                           f"{len(arrays['x_val'])} validation / "
+                                           f"{len(arrays['x_test'])} test")},
+        "hardware": {"machine": platform.machine(), "processor": platform.processor(),
+                     "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "distribution": {"strategy": kind, "replicas": strategy.num_replicas_in_sync,
+                         "global_batch_size": global_batch, "precision": recipe["precision"]},
+        "train_seconds": round(train_seconds, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+    def write_pictures(folder):
+        pictures.write_run_pictures(model, folder, arrays["x_test"], arrays["y_test"])
+        shutil.copytree(os.path.join(work, "logs"), os.path.join(folder, "logs"))
+
+    zoo.save(model, out, metadata=metadata, metrics=metrics, write_extra=write_pictures)
+    shutil.rmtree(work, ignore_errors=True)
+    return out, metrics
+
+
+class TimeLimitReached(TrainingError):
+    """The run stopped at its --time-limit; its checkpoint is kept for --resume."""
+
+
+def _resumed_recipe(args, out):
+    """The recipe saved with the unfinished run in `<out>.partial`; only --epochs and the
+    options of where and how fast it runs may change (a note says which given options are
+    kept from the checkpoint instead)."""
+    recipe_path = os.path.join(out + ".partial", "recipe.json")
+    if not os.path.exists(recipe_path):
+        raise TrainingError(f"Nothing to resume: {out}.partial holds no checkpoint. Start a new "
+                            "run without --resume.")
+    with open(recipe_path) as f:
+        saved = json.load(f)
+    changeable = ("epochs", "time_limit", "strategy", "steps_per_execution", "checkpoint_steps",
+                  "jit_compile")
+    recipe = {**saved, **{k: args[k] for k in changeable if args.get(k) is not None}}
+    ignored = sorted(k for k, v in args.items() if v is not None and k not in changeable
+                     and k not in ("out", "resume", "restart") and saved.get(k) != v)
+    if ignored:
+        print("Note: resuming keeps the checkpoint's "
+              + ", ".join("--" + k.replace("_", "-") + f" {saved.get(k)!r}" for k in ignored)
+              + " (the optimizer state, schedule included, continues as saved); start a new run "
+              "to change them.")
+    recipe = resolve_recipe(recipe)  # re-checked, so an edited recipe.json cannot slip through
+    print(f"Resuming {out}.partial (recipe from the checkpoint, {recipe['epochs']} epochs).")
+    return recipe
+
+
+def _fit(model, recipe, work, train_ds, val_ds, verbose, callbacks):
+    """Keras `fit` with the run's callbacks and a checkpoint each epoch."""
+    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(work, "checkpoint"),
+                                                  delete_checkpoint=False),
+                 keras.callbacks.TensorBoard(os.path.join(work, "logs")), *callbacks]
+    model.fit(train_ds, epochs=recipe["epochs"], validation_data=val_ds, callbacks=callbacks,
+              shuffle=False, verbose=verbose)  # the pipeline shuffles
+
+
+def prepare_run(recipe, strategy):
+    """Data, pipelines and the compiled model of a recipe under a strategy (what `train` and
+    the benchmark share): a dict with dataset, arrays, train_ds, val_ds, steps_per_epoch,
+    data_note, global_batch and model."""
+    keras.utils.set_random_seed(recipe["seed"])
+    dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
+    arrays = data_lib.prepare(dataset, recipe["binarization"])
+    # --batch-size is per replica; the pipeline of `fit` yields global batches.
+    global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
+    train_ds, val_ds, steps_per_epoch, data_note = training_data(
+        zoo.get_model(recipe["model"]).capabilities, {**recipe, "batch_size": global_batch},
+        arrays)
+    with strategy.scope(), distribute.precision(recipe["precision"]):
+        model = build_model(recipe, dataset.event_shape, steps_per_epoch,
+                            num_training_images=len(arrays["x_train"]),
+                            palette=dataset.info.get("palette"))
+    if model.modality != dataset.modality:
+        raise data_lib.DataError(
+            f"{type(model).__name__} (as configured) reads {model.modality} data, but "
+            f"{recipe['dataset']!r} holds {dataset.modality} data. Pick a data set of that "
+            "modality or configure the model for this one (e.g. --likelihood categorical for "
+            "palette images).")
+    return {"dataset": dataset, "arrays": arrays, "train_ds": train_ds, "val_ds": val_ds,
+            "steps_per_epoch": steps_per_epoch, "data_note": data_note,
+            "global_batch": global_batch, "model": model}
+
+
+def training_data(capabilities, recipe, arrays, shard=None):
+    """(train dataset, validation dataset, steps per epoch, note on labels) for a model class
+    with these capabilities.
+
+    Batches carry what `capabilities.training_targets` asks for: nothing (x only),
+    "labels" (all of them, or `labels_per_class` per class with -1 elsewhere for
+    semi-supervised models), or "index" (each image's position in the training set). `shard` =
+    (index, count) keeps one worker's share of the training images (multi-worker training).
+    """
+    x, y = arrays["x_train"], arrays["y_train"]
+    batch = recipe["batch_size"]
+    known = TARGETS[capabilities.training_targets]
+    if capabilities.semi_supervised and recipe.get("labels_per_class"):
+        labelled = data_lib.labelled_subset(y, int(recipe["labels_per_class"]), recipe["seed"])
+        train_ds = data_lib.semi_supervised_pipeline(
+            x, y, labelled, batch, int(recipe["labelled_batch_size"]), arrays["dynamic"],
+            seed=recipe["seed"], shard=shard)
+        note = (f"; {len(labelled)} labelled training images ({recipe['labels_per_class']} per "
+                f"class, chosen with seed {recipe['seed']}), the other {len(x) - len(labelled)} "
+                f"unlabelled; each batch: {batch} unlabelled + {recipe['labelled_batch_size']} "
+                "labelled")
+        steps = max(1, (len(x) - len(labelled)) // batch)
+    else:
+        train_ds = data_lib.train_pipeline(x, batch, arrays["dynamic"], seed=recipe["seed"],
+                                           y=known[0](y, len(x)), shard=shard)
+        note, steps = "", max(1, len(x) // batch)
+    val_y = known[1](arrays["y_val"], len(arrays["x_val"]))
+    return train_ds, data_lib.eval_pipeline(arrays["x_val"], 500, val_y), steps, note
+
+
+TARGETS = {  # training_targets -> (y of the training pipeline, y of validation); None: x only
+    None: (lambda y, n: None, lambda y, n: None),
+    "labels": (lambda y, n: y.astype(np.int32), lambda y, n: y.astype(np.int32)),
+    # validation images are not training points: index -1, no component is left out
+    "index": (lambda y, n: np.arange(n, dtype=np.int32),
+              lambda y, n: np.full(n, -1, np.int32)),
+}
+
+
+def summary(out, metrics):
+    """The lines printed at the end of a run."""
+    if out is None:  # a non-chief worker of a multi-worker run
+        return (f"Worker done in {metrics['train_seconds']:.0f} s; weights sha256 "
+                f"{metrics['weights_sha256']} (the chief writes the model folder)")
+    lines = [f"Model folder: {out}"]
+    if "test_nll" in metrics:
+        how = (f"k={metrics['nll_num_samples']} importance samples"
+               if "nll_num_samples" in metrics else "exact density")
+        lines.append(f"Test NLL: {metrics['test_nll']:.2f} ± {metrics['test_nll_stderr']:.2f} nats "
+                     f"({how}, {metrics['test_images']} test images)")
+    if "test_elbo" in metrics:
+        lines.append(f"Test ELBO: {metrics['test_elbo']:.2f} nats")
+    if "test_reconstruction" in metrics:
+        lines.append(f"Test reconstruction -log p(x|z): {metrics['test_reconstruction']:.2f} nats")
+    if "test_error" in metrics:
+        lines.append(f"Test error of the classifier: {100 * metrics['test_error']:.2f}% "
+                     f"({metrics['test_images']} test images)")
+    lines.append(f"Trained {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s")
+    lines += [f"Pictures: {os.path.join(out, name)}" for name in sorted(os.listdir(out))
+              if name.endswith(".png")]
+    return "\n".join(lines)
