@@ -61,6 +61,7 @@ class ToyGAN(GenerativeModel):
                 "generator": self.generator.trainable_variables}
 
     def sample(self, num_samples, seed=None):
+        num_samples = self.check_count(num_samples)
         z = tf.random.stateless_normal([num_samples, self.latent_dim], self.next_seed(seed))
         return self.generator(z)
 

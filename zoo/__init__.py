@@ -4,38 +4,80 @@
     >>> model = zoo.VAE(latent_dim=50)          # or zoo.get_model("vae")(latent_dim=50)
     >>> model = zoo.load("runs/vae_mnist")      # a model folder written by `python -m training`
     >>> model = zoo.load("vae_mnist")           # a pretrained preset from saved_models/
+
+The members below load on first use (PEP 562), so that `import zoo.serving`, a client that
+needs numpy and the standard library only, does not pay for TensorFlow, TFP and the models.
 """
 
 import importlib
+import importlib.util
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from zoo import objectives  # noqa: E402
-from zoo.base import GenerativeModel  # noqa: E402
-from zoo.capabilities import Capabilities, Option  # noqa: E402
-from zoo.latent import LatentVariableModel  # noqa: E402
-from zoo.feature_classifier import FeatureClassifier  # noqa: E402
-from zoo.models import (  # noqa: E402
-    CVAE, GAE, IWAE, M1M2, M2, MODELS, VAE, Autoencoder, VampPrior)
-from zoo.presets import list_presets, load  # noqa: E402
-from zoo.saving import ModelFolderError, save_model_folder  # noqa: E402
+DEFAULT_MODEL = "vae"  # what `python -m training train` trains when no --model is given
+
+# name -> (module, attribute): what `zoo.NAME` and `from zoo import NAME` give.
+_LAZY = {
+    "GenerativeModel": ("zoo.base", "GenerativeModel"),
+    "Capabilities": ("zoo.capabilities", "Capabilities"),
+    "Option": ("zoo.capabilities", "Option"),
+    "LatentVariableModel": ("zoo.latent", "LatentVariableModel"),
+    "FeatureClassifier": ("zoo.feature_classifier", "FeatureClassifier"),
+    **{name: ("zoo.models", name) for name in (
+        "Autoencoder", "CVAE", "GAE", "IWAE", "M1M2", "M2", "MODELS", "VAE", "VampPrior")},
+    "list_presets": ("zoo.presets", "list_presets"),
+    "describe_presets": ("zoo.presets", "describe_presets"),
+    "load": ("zoo.presets", "load"),
+    "ModelFolderError": ("zoo.saving", "ModelFolderError"),
+    "save_model_folder": ("zoo.saving", "save_model_folder"),
+    "save": ("zoo.saving", "save_model_folder"),
+}
+__all__ = ["DEFAULT_MODEL", "get_model", "list_models", *_LAZY]
+
+_registered = False
+
+
+def _register_models():
+    """Imports the zoo's models and the ZOO_PLUGINS modules, whose classes register themselves
+    (in `MODELS` and with Keras), before anything that names or deserializes a model."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    importlib.import_module("zoo.models")
+    importlib.import_module("zoo.feature_classifier")
+    # Models of the user's own, outside this package: ZOO_PLUGINS="pkg.my_models,other" imports
+    # those modules, whose classes register themselves (`@MODELS.register("name")`) like the
+    # zoo's own, so the command line, evaluation and export treat them alike.
+    for module in filter(None, os.environ.get("ZOO_PLUGINS", "").split(",")):
+        importlib.import_module(module.strip())
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        _register_models()
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    # Submodules too, so that `import zoo; zoo.export.export_model(...)` works.
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def get_model(name):
     """The model class registered as `name` (see `list_models()`: "vae", "cvae", "m2", ...)."""
-    return MODELS.get(name)
+    _register_models()
+    return __getattr__("MODELS").get(name)
 
 
 def list_models():
-    return MODELS.names()
-
-
-save = save_model_folder
-DEFAULT_MODEL = "vae"  # what `python -m training train` trains when no --model is given
-
-# Models of the user's own, outside this package: ZOO_PLUGINS="pkg.my_models,other" imports
-# those modules, whose classes register themselves (`@MODELS.register("name")`) like the
-# zoo's own, so the command line, evaluation and export treat them alike.
-for _module in filter(None, os.environ.get("ZOO_PLUGINS", "").split(",")):
-    importlib.import_module(_module.strip())
+    """The names of the registered models (the zoo's own and those of ZOO_PLUGINS)."""
+    _register_models()
+    return __getattr__("MODELS").names()

@@ -8,7 +8,10 @@ expects a whole one (the previous version stays until the rename).
 import contextlib
 import json
 import os
+import socket
+import sys
 import tempfile
+import time
 
 TMP_PREFIX = ".tmp-"  # temporary files start with this (manifests skip and clean them)
 
@@ -53,3 +56,95 @@ def write_text(path, text):
 def write_json(path, data):
     """Writes `data` as indented, key-sorted JSON to `path` atomically."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def exchange(a, b):
+    """Swaps the paths `a` and `b` in one atomic step (Linux renameat2 RENAME_EXCHANGE), so a
+    reader sees the old or the new entry and never neither; False where the system cannot."""
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # an old kernel or a file system without it: the caller falls back
+    raise OSError(code, os.strerror(code), b)
+
+
+LOCK_FILE = "zoo.lock"  # in a training work folder (<out>.partial) and an export base folder
+STALE_UNREADABLE_SECONDS = 60  # a lock without a readable pid this old is taken as stale
+
+
+class FolderLockedError(RuntimeError):
+    """Another process is writing into the same folder (its lock file is present)."""
+
+
+def _lock_owner(path):
+    """(pid, host) recorded in a lock file; (None, None) when unreadable."""
+    try:
+        with open(path) as f:
+            pid, _, host = f.read().strip().partition(" ")
+        return int(pid), host
+    except (OSError, ValueError):
+        return None, None
+
+
+def _running(pid, host):
+    """Whether the lock's owner may still run (a process of another host cannot be checked)."""
+    if host and host != socket.gethostname():
+        return True
+    if pid is None or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Holds `folder`/zoo.lock for the block: created with O_EXCL and holding the pid, so a
+    second writer of the same folder refuses at once; a lock left by a dead process is taken
+    over with a note."""
+    path = os.path.join(folder, LOCK_FILE)
+    for attempt in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            pid, host = _lock_owner(path)
+            if pid is None:  # being written this very moment, or garbled long ago
+                try:
+                    stale = time.time() - os.path.getmtime(path) > STALE_UNREADABLE_SECONDS
+                except OSError:
+                    stale = True
+            else:
+                stale = not _running(pid, host)
+            if attempt or not stale:
+                owner = (f"process {pid}" + (f" on {host}" if host else "")) if pid else \
+                    "another process"
+                raise FolderLockedError(
+                    f"{folder} is in use by {owner} (lock file {path}); wait for it to finish, "
+                    "or delete the lock file if no such process is running.") from None
+            print(f"Note: taking over the stale lock {path}"
+                  + (f" of process {pid}, which is no longer running." if pid else "."),
+                  file=sys.stderr)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()} {socket.gethostname()}\n")
+    try:
+        yield path
+    finally:
+        if _lock_owner(path)[0] == os.getpid():
+            with contextlib.suppress(OSError):
+                os.remove(path)

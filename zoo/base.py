@@ -12,27 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.capabilities import Capabilities
+from zoo.checks import (  # noqa: F401 (as_stateless_seed stays importable from here)
+    _CHECKED, INT32_MAX, _integers, as_stateless_seed, check_count, checked, is_symbolic,
+    run_checks)
 from zoo.optimizers import GroupedOptimizer, grouped
-
-INT32_MAX = 2**31 - 1
-
-
-def as_stateless_seed(seed):
-    """An int32 [2] stateless seed from an int, a pair, or a tensor of shape [2]."""
-    if isinstance(seed, (int, np.integer)):
-        if not 0 <= int(seed) <= INT32_MAX:
-            raise ValueError(f"A seed must be an integer in [0, {INT32_MAX}], got {seed}.")
-        return tf.constant([int(seed), 0], dtype=tf.int32)
-    if isinstance(seed, (list, tuple, np.ndarray)):
-        values = np.asarray(seed)
-        if values.dtype.kind in "iu" and values.size and (
-                values.min() < -INT32_MAX - 1 or values.max() > INT32_MAX):
-            raise ValueError(f"Seed values must fit in int32, got {seed}.")
-    seed = tf.convert_to_tensor(seed)
-    if seed.shape.rank != 1 or (seed.shape[0] is not None and seed.shape[0] != 2):
-        raise ValueError(f"A seed is an int or a pair of ints, got shape {seed.shape}.")
-    return tf.cast(seed, tf.int32)
-
 
 class GenerativeModel(keras.Model):
     """Base class of the zoo's generators: a Keras model with a probabilistic API.
@@ -61,15 +44,20 @@ class GenerativeModel(keras.Model):
     def __init__(self, event_shape, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
-        if seed is not None and not 0 <= int(seed) <= INT32_MAX:
-            raise ValueError(f"seed must be an integer in [0, {INT32_MAX}], got {seed}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= int(seed) <= INT32_MAX):
+            raise ValueError(f"seed must be an integer in [0, {INT32_MAX}] or None, got {seed!r}.")
+        seed = None if seed is None else int(seed)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in self.metric_names}
 
     # --- what every generator does -----------------------------------------------------------
     def sample(self, num_samples, seed=None, **condition):
-        """num_samples draws from the model, shape [num_samples, *event_shape]."""
+        """num_samples draws from the model, shape [num_samples, *event_shape].
+
+        num_samples must lie in [1, MAX_SAMPLES_PER_CALL] (`check_count`): 0 is an error, as in
+        the exported `sample` signature, not an empty batch."""
         raise NotImplementedError
 
     def sample_outputs(self, num_samples, seed, **condition):
@@ -117,11 +105,40 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"{type(self).__name__} is conditioned on class labels: pass labels.")
         return {"labels": labels}
 
-    def label_assertions(self, labels):
-        """Graph-safe checks that labels lie in [0, num_classes)."""
-        message = f"labels must be class indices in [0, {self.num_classes})"
-        return [tf.debugging.assert_greater_equal(labels, 0, message=message),
-                tf.debugging.assert_less(labels, self.num_classes, message=message)]
+    def label_assertions(self, labels, allow_unlabelled=False):
+        """Graph-safe checks that labels lie in [0, num_classes) (or are -1, unlabelled, when
+        `allow_unlabelled`)."""
+        low = -1 if allow_unlabelled else 0
+        message = f"labels must be class indices in [0, {self.num_classes})" + (
+            " or -1 (unlabelled)" if allow_unlabelled else "")
+        return [tf.debugging.assert_greater_equal(labels, tf.constant(low, labels.dtype),
+                                                  message=message),
+                tf.debugging.assert_less(labels, tf.constant(self.num_classes, labels.dtype),
+                                         message=message)]
+
+    def check_labels(self, labels, allow_unlabelled=False):
+        """int32 labels [B] checked by `label_assertions`: eager values (numpy, lists, eager
+        tensors) now, with a ValueError; symbolic tensors by graph assertions."""
+        if is_symbolic(labels):
+            if not labels.dtype.is_integer:
+                labels = tf.cast(labels, tf.int32)
+            return tf.cast(checked(labels, self.label_assertions(labels, allow_unlabelled)),
+                           tf.int32)
+        values = _integers(labels, "labels")
+        low = -1 if allow_unlabelled else 0
+        if values.size and (values.min() < low or values.max() >= self.num_classes):
+            raise ValueError(
+                f"labels must be class indices in [0, {self.num_classes})"
+                + (" or -1 (unlabelled)" if allow_unlabelled else "")
+                + f", got values from {values.min()} to {values.max()}.")
+        return tf.convert_to_tensor(values.astype(np.int32))
+
+    def target_assertions(self, y):
+        """Graph-safe checks of the training targets `y` that `capabilities.training_targets`
+        names (labels: class indices, -1 = unlabelled for semi-supervised models)."""
+        if self.capabilities.training_targets == "labels":
+            return self.label_assertions(y, allow_unlabelled=self.capabilities.semi_supervised)
+        return []
 
     def training_callbacks(self, arrays):
         """Keras callbacks the model needs during training on the training arrays (the dict of
@@ -144,25 +161,58 @@ class GenerativeModel(keras.Model):
         return as_stateless_seed(seed)
 
     def check_values(self, x):
-        """Raises ValueError if numpy observations are outside the model's support."""
+        """Raises ValueError if eager observations (numpy) are outside the model's support."""
+        run_checks(self.value_assertions, tf.convert_to_tensor(x))
 
     def value_assertions(self, x):
         """Graph-safe checks that observations lie in the model's support."""
+        if x.dtype.is_floating:
+            return [tf.debugging.assert_all_finite(x, "The inputs contain NaN or infinite "
+                                                      "values.")]
         return []
 
     def check_input(self, x):
-        """Converts x to a tensor and checks its per-example shape against `event_shape` (and,
-        for numpy input, its values)."""
-        if isinstance(x, np.ndarray):
-            self.check_values(x)
-        x = tf.convert_to_tensor(x)
-        if tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(
-                f"{type(self).__name__} expects a batch of shape [batch, "
-                f"{', '.join(map(str, self.event_shape))}], got {list(x.shape)}. Reshape the "
-                "images (e.g. x.reshape(-1, 28, 28, 1)) or build the model for this shape."
-            )
-        return x
+        """x as a tensor [batch, *event_shape] whose values lie in the model's support.
+
+        One path for every input type: eager values (numpy arrays, lists, eager tensors) are
+        checked now and raise ValueError; symbolic tensors (inside tf.function: `fit`, the
+        exports) get `value_assertions` in the graph, which fail the step with their message.
+        """
+        if is_symbolic(x):
+            if _CHECKED.get((id(self), id(x))) is x:  # already checked in this step's graph
+                return x
+            self._check_shape(x.shape, allow_unknown=True)
+            x = checked(x, self.value_assertions(x))
+            _CHECKED[(id(self), id(x))] = x
+            return x
+        tensor = x if isinstance(x, (tf.Tensor, tf.Variable)) else None
+        values = np.asarray(x)
+        self._check_shape(values.shape)
+        self.check_values(values)
+        if tensor is None:
+            tensor = tf.convert_to_tensor(values)
+        wanted = tf.as_dtype(self.observation_dtype)
+        if tensor.dtype != wanted and tensor.dtype.is_floating == wanted.is_floating:
+            tensor = tf.cast(tensor, wanted)  # e.g. float64 lists; values checked above
+        return tensor
+
+    def _check_shape(self, shape, allow_unknown=False):
+        shape = tf.TensorShape(shape)
+        if shape.rank is None and allow_unknown:
+            return
+        dims = tuple(shape)[1:] if shape.rank else ()
+        if len(dims) == len(self.event_shape) and all(
+                d == e or (d is None and allow_unknown) for d, e in zip(dims, self.event_shape)):
+            return
+        raise ValueError(
+            f"{type(self).__name__} expects a batch of shape [batch, "
+            f"{', '.join(map(str, self.event_shape))}], got {list(shape)}. Reshape the "
+            "images (e.g. x.reshape(-1, 28, 28, 1)) or build the model for this shape."
+        )
+
+    def check_count(self, num_samples, name="num_samples"):
+        """See the module's `check_count`: [1, MAX_SAMPLES_PER_CALL], eager or in the graph."""
+        return check_count(num_samples, name)
 
     # --- Keras training: one optimizer per parameter group -----------------------------------
     @property
@@ -229,15 +279,34 @@ class GenerativeModel(keras.Model):
         """
         raise NotImplementedError
 
-    def check_targets(self, y):
+    def check_targets(self, y, training=True):
+        """Refuses a batch without the targets the model needs: to train, every model with
+        `training_targets` except semi-supervised ones (no labels = unlabelled); to evaluate,
+        conditional models only (no index = leave nothing out, see `default_targets`)."""
         targets = self.capabilities.training_targets
-        if targets and y is None:
+        if not targets or y is not None:
+            return
+        if self.capabilities.conditional:
+            call = "fit" if training else "evaluate"
+            raise ValueError(f"{type(self).__name__} is conditioned on class labels and has "
+                             f"none without them: call {call}(x, labels) or give a dataset of "
+                             "(x, labels) pairs.")
+        if training and not self.capabilities.semi_supervised:
             raise ValueError(f"{type(self).__name__} trains on (x, {targets}): "
                              f"call fit(x, {targets}) or give a dataset of pairs.")
 
+    def default_targets(self, x, y, training=True):
+        """y, or for a batch without targets that the model can use (`check_targets`) -1 for
+        every example: unlabelled (semi-supervised models) or leave nothing out (training
+        indices)."""
+        self.check_targets(y, training=training)
+        if y is None and self.capabilities.training_targets:
+            return -tf.ones(tf.shape(x)[:1], tf.int32)
+        return y
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The total global-batch loss of one batch (x, y), summed over parameter groups."""
-        self.check_targets(y)
+        y = self.default_targets(x, y, training=training)
         return tf.add_n([self.group_loss(g, x, y, training=training)
                          for g in self.capabilities.optimizers])
 
@@ -245,7 +314,7 @@ class GenerativeModel(keras.Model):
         """One update of every parameter group in turn, each on its own loss; the step that
         Keras `fit` and the multi-worker loop both run."""
         x, y = self.unpack(data)
-        self.check_targets(y)
+        y = self.default_targets(x, y, training=True)
         for group, variables in self.parameter_groups().items():
             with tf.GradientTape() as tape:
                 loss = self.group_loss(group, x, y, training=True)
@@ -256,6 +325,7 @@ class GenerativeModel(keras.Model):
 
     def test_step(self, data):
         x, y = self.unpack(data)
+        y = self.default_targets(x, y, training=False)
         for group in self.capabilities.optimizers:
             self.group_loss(group, x, y, training=False)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -270,11 +340,22 @@ class GenerativeModel(keras.Model):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         return x, (y if self.capabilities.training_targets else None)
 
-    def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, np.ndarray):  # datasets are checked by their pipelines
-            self.check_values(x)
+    def fit(self, x=None, y=None, *args, **kwargs):
+        # Eager arrays are checked once here, with a ValueError naming the problem, before any
+        # step runs; datasets are checked by their pipelines and, step by step, by the graph
+        # assertions of `check_input` and `target_assertions`.
+        if isinstance(x, (np.ndarray, list)):
+            x = np.asarray(x)
             self.check_input(x[:1])
-        return super().fit(x, *args, **kwargs)
+            self.check_values(x)
+            if y is not None and self.capabilities.training_targets:
+                y = np.asarray(y)
+                if len(y) != len(x):
+                    raise ValueError(f"fit got {len(x)} examples but {len(y)} "
+                                     f"{self.capabilities.training_targets}.")
+                run_checks(self.target_assertions, tf.convert_to_tensor(y))
+            self.check_targets(y, training=True)
+        return super().fit(x, y, *args, **kwargs)
 
     # --- presets -----------------------------------------------------------------------------
     @classmethod
@@ -289,12 +370,15 @@ class GenerativeModel(keras.Model):
                             f".from_preset({name_or_path!r}) or zoo.load({name_or_path!r}).")
         return model
 
-    def save_to_preset(self, folder, metadata=None, metrics=None, write_extra=None):
-        """Writes this model as a preset folder (weights without optimizer state), atomically."""
+    def save_to_preset(self, folder, metadata=None, metrics=None, write_extra=None,
+                       overwrite=False):
+        """Writes this model as a preset folder (weights without optimizer state), atomically;
+        an existing model folder is replaced only with `overwrite`."""
         from zoo.saving import save_model_folder
 
         return save_model_folder(self, folder, metadata=metadata, metrics=metrics,
-                                 write_extra=write_extra, include_optimizer=False)
+                                 write_extra=write_extra, include_optimizer=False,
+                                 overwrite=overwrite)
 
     def get_config(self):
         return {"name": self.name, "event_shape": list(self.event_shape), "seed": self.seed}

@@ -22,6 +22,7 @@ the graph with `tf.debugging` asserts, which TF Serving returns as INVALID_ARGUM
 message. No XLA inside the signatures. The SavedModel needs neither this project nor TFP.
 """
 
+import errno
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from zoo.atomic import write_text
+from zoo.atomic import folder_lock, write_text
 
 MAX_SAMPLES = 10000  # the largest num_samples accepted by `sample` and `log_prob`
 LOG_PROB_CHUNK = 500
@@ -91,7 +92,8 @@ def standard_endpoints(model):
         return model.encode_outputs(x, **given(labels, tf.shape(x)[0]))
 
     def decode(z, labels=None):
-        z = _checked(z, [_shape_assertion(z, model.latent_shape, "z")])
+        z = _checked(z, [_shape_assertion(z, model.latent_shape, "z"),
+                         tf.debugging.assert_all_finite(z, "z must be finite (no NaN or inf)")])
         return model.decode_outputs(z, **given(labels, tf.shape(z)[0]))
 
     def sample(num_samples, seed, labels=None):
@@ -159,35 +161,57 @@ def export_model(model, directory, version=None, name=None, verbose=False):
     Returns:
         The path of the version folder.
     """
+    if directory is None or not str(directory).strip():
+        raise ValueError("The export folder's name is empty; name one, e.g. exports/vae_mnist.")
     directory = os.path.abspath(directory)
     name = name or os.path.basename(directory.rstrip(os.sep))
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"Model name {name!r} may only hold letters, digits, '_', '.' and '-'.")
-    os.makedirs(directory, exist_ok=True)
-    version = next_version(directory) if version is None else int(version)
-    if version < 1:
+    if version is not None and int(version) < 1:
         raise ValueError(f"--version must be a positive integer, got {version}.")
-    target = os.path.join(directory, str(version))
-    if os.path.exists(target):
-        raise ValueError(f"{target} already exists; TF Serving versions are immutable. Pick "
-                         f"another --version (next free: {next_version(directory)}).")
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    endpoints = {**standard_endpoints(model), **model.serving_endpoints()}
-    # TF Serving answers requests that name no signature with `serving_default`: a model that
-    # reconstructs nothing serves its samples there.
-    endpoints.setdefault("serving_default", endpoints["sample"])
-    for endpoint, (fn, specs) in endpoints.items():
-        # Wrapped in tf.function(autograph=False) without XLA: plain TF ops TF Serving can run.
-        archive.add_endpoint(endpoint, fn, input_signature=specs)
-
-    tmp = tempfile.mkdtemp(dir=directory, prefix=f".{version}.tmp-")
     try:
-        archive.write_out(tmp, verbose=verbose)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    write_text(os.path.join(directory, "models.config"), models_config(name, f"/models/{name}"))
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise _write_error(directory, e) from e
+    # The lock (zoo.lock in the base folder) makes a second export into it refuse at once.
+    with folder_lock(directory):
+        version = next_version(directory) if version is None else int(version)
+        target = os.path.join(directory, str(version))
+        if os.path.exists(target):
+            raise ValueError(f"{target} already exists; TF Serving versions are immutable. "
+                             f"Pick another --version (next free: {next_version(directory)}).")
+
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        endpoints = {**standard_endpoints(model), **model.serving_endpoints()}
+        # TF Serving answers requests that name no signature with `serving_default`: a model
+        # that reconstructs nothing serves its samples there.
+        endpoints.setdefault("serving_default", endpoints["sample"])
+        for endpoint, (fn, specs) in endpoints.items():
+            # Wrapped in tf.function(autograph=False) without XLA: plain TF ops TF Serving runs.
+            archive.add_endpoint(endpoint, fn, input_signature=specs)
+
+        tmp = None
+        try:
+            tmp = tempfile.mkdtemp(dir=directory, prefix=f".{version}.tmp-")
+            archive.write_out(tmp, verbose=verbose)
+            os.replace(tmp, target)
+            write_text(os.path.join(directory, "models.config"),
+                       models_config(name, f"/models/{name}"))
+        except OSError as e:
+            raise _write_error(directory, e) from e
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _write_error(directory, error):
+    """A clear error for an export that the file system refused (full disk, permissions)."""
+    reason = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied",
+              errno.EPERM: "permission denied", errno.EROFS: "the file system is read-only"
+              }.get(error.errno, error.strerror or str(error))
+    return ValueError(f"Cannot export to {directory}: {reason}"
+                      + (f" ({error.filename})" if error.filename else "")
+                      + "; the versions already there are unchanged. Free some space or pick a "
+                        "writable --out.")

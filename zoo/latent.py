@@ -1,9 +1,11 @@
 """`LatentVariableModel`: generators p(x) = integral p(x|z) p(z) dz with an inference model q(z|x)."""
 
 import keras
+import tensorflow as tf
 
 from zoo import objectives
 from zoo.base import GenerativeModel
+from zoo.checks import check_chunk_size
 from zoo.capabilities import Capabilities
 
 
@@ -62,6 +64,7 @@ class LatentVariableModel(GenerativeModel):
 
     def sample_outputs(self, num_samples, seed=None, **condition):
         """{"x": mean images of p(x|z), "z": z ~ p(z)} (the exported `sample` signature)."""
+        num_samples = self.check_count(num_samples)
         z = self.prior().sample(num_samples, seed=self.next_seed(seed))
         return {"x": self.decode(z, **condition), "z": z}
 
@@ -80,16 +83,22 @@ class LatentVariableModel(GenerativeModel):
             num_samples: k (an int or int32 scalar tensor); 5000 is the standard protocol.
             seed: int, pair, or int32 [2] tensor; None draws from the model's seed stream.
             chunk_size: samples evaluated at once; lower it if memory is short.
+
+        Raises ValueError for num_samples outside [1, MAX_SAMPLES_PER_CALL] or chunk_size < 1
+        (a symbolic num_samples is checked in the graph); an empty batch gives shape [0].
         """
-        x = self.check_input(x)
+        num_samples = self.check_count(num_samples)
+        chunk_size = check_chunk_size(chunk_size)
+        x, seed = self.check_input(x), self.next_seed(seed)
+        if x.shape[0] == 0:  # nothing to sample for
+            return tf.zeros([0])
         q_z, p_z = self.posterior(x, **condition), self.prior()
 
         def log_weights(n, seed):
             return objectives.log_importance_weights(
                 x, q_z, p_z, lambda z: self.likelihood(z, **condition), n, seed)[0]
 
-        return objectives.chunked_iwae_bound(log_weights, num_samples, chunk_size,
-                                             self.next_seed(seed))
+        return objectives.chunked_iwae_bound(log_weights, num_samples, chunk_size, seed)
 
     def call(self, x, training=False):
         return self.reconstruct(x)

@@ -113,6 +113,10 @@ def chunked_iwae_bound(log_weights_fn, num_samples, chunk_size, seed):
     Returns:
         [B] tensor: logsumexp over all k log-weights minus log k.
     """
+    if int(chunk_size) < 1:  # a zero chunk would divide by zero in the graph
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}.")
+    if isinstance(num_samples, int) and num_samples < 1:  # log 0: NaN for every example
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
     num_samples = tf.convert_to_tensor(num_samples, tf.int32)
     chunk_size = tf.constant(int(chunk_size), tf.int32)
     num_chunks = (num_samples + chunk_size - 1) // chunk_size

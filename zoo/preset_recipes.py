@@ -59,7 +59,7 @@ PRESETS = {
                   "that point).",
         "pictures": ["digits", "scatter"],
     },
-    "m2_mnist_100": {
+    "m1m2_mnist_100": {  # was m2_mnist_100 (zoo.presets.ALIASES)
         # M1+M2 reads M1's codes: the likelihood is M1's, so the recipe names none.
         "train": {**{k: v for k, v in MNIST_BERNOULLI.items() if k != "likelihood"},
                   "model": "m1m2", "m1": "vae_mnist", "latent_dim": 50,

@@ -89,7 +89,7 @@ def test_every_preset_exports_and_serves_in_the_session_loader(name, tmp_path):
     np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x, **given), atol=1e-4)
     np.testing.assert_allclose(out["encode_mean"], model.encode(x, **given), atol=1e-4)
     assert out["sample_a1_x"].shape == (6, *x.shape[1:])
-    if hasattr(model, "classify"):
+    if model.capabilities.classifier:
         np.testing.assert_array_equal(out["classify_label"], model.classify(x)[1])
 
 

@@ -63,6 +63,17 @@ def test_pytorch_comparison_is_optional(monkeypatch):
                                  "comparison"}
 
 
+def test_default_run_without_pytorch_skips_the_comparison(monkeypatch, capsys):
+    # Without --no-torch the comparison is attempted; it once crashed (NameError `arrays`)
+    # before reaching the import of torch.
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    assert main(["benchmark", "--dataset", "digits", "--hidden-units", "16", "--latent-dim", "4",
+                 "--batch-size", "50", "--steps", "2", "--windows", "1", "--warmup", "0"]) == 0
+    captured = capsys.readouterr()
+    assert benchmark.TORCH_HINT in captured.out
+    assert "Traceback" not in captured.err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--mode", "serving"], "--mode serving needs an export folder"),
     (["--strategy", "multiworker"], "needs TF_CONFIG"),

@@ -134,6 +134,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a subprocess with its own TensorFlow (logical devices): run with -m slow
 def test_mirrored_over_two_cpu_devices_equals_one_device():
     # Logical devices must be set before TensorFlow initialises them: a fresh process.
     run = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], cwd=ROOT, env=_env(),
@@ -182,6 +183,7 @@ def _latest_step(checkpoint_dir):
     return int(match.group(1)) if match else 0
 
 
+@pytest.mark.slow  # kills and restarts a worker process: run with -m slow
 def test_killed_multiworker_run_resumes_from_its_checkpoint(tmp_path):
     out = tmp_path / "vae"
     args = [*TINY_RUN, "--batch-size", "100", "--out", str(out)]

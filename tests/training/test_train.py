@@ -88,7 +88,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_previous_folder(tmp_path, m
 
     monkeypatch.setattr(zoo.VAE, "per_example_losses", nan_losses)
     with pytest.raises(train_lib.TrainingError, match="loss became nan at epoch 1, batch 1"):
-        train_lib.train(tiny_args(out, epochs=1), verbose=0)
+        train_lib.train(tiny_args(out, epochs=1, overwrite=True), verbose=0)
     assert (out / "model.weights.h5").read_bytes() == before
     zoo.load(str(out))  # still complete and verified
 
@@ -110,7 +110,7 @@ def test_killed_run_keeps_the_old_folder_and_resume_continues(tmp_path, monkeypa
 
     monkeypatch.setattr(train_lib.WallClock, "on_epoch_end", kill_after_second_epoch)
     with pytest.raises(Killed):
-        train_lib.train(tiny_args(out, epochs=4), verbose=0)
+        train_lib.train(tiny_args(out, epochs=4, overwrite=True), verbose=0)
     assert (out / "metrics.json").read_text() == old_metrics  # the old folder is intact
     assert (tmp_path / "vae.partial" / "checkpoint").exists()
     monkeypatch.setattr(train_lib.WallClock, "on_epoch_end", original)

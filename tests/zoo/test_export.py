@@ -42,11 +42,17 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         return {"labels": np.resize(cond["labels"], n)} if cond else {}
 
     assert json.loads(str(out["imported_project_or_tfp"])) == []
-    expected = {"serving_default", "encode", "decode", "sample"} | (
-        {"log_prob"} if model.capabilities.has_density else set()) | (
-        {"classify"} if model.capabilities.classifier else set())
+    capabilities = model.capabilities
+    expected = {"serving_default", "sample"} | (
+        {"encode", "decode"} if capabilities.latent == "single" else set()) | (
+        {"log_prob"} if capabilities.has_density else set()) | (
+        {"classify"} if capabilities.classifier else set())
     assert set(model.exported_endpoints()) == expected
     assert set(json.loads(str(out["signatures"]))) == expected
+    np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])  # seeded
+    if capabilities.latent != "single":  # a generator without encoder: its samples only
+        assert out["sample_a1_x"].shape == (6, *model.event_shape)
+        return
 
     image_shape = tuple(np.asarray(model.reconstruct(x, **given("serving_default"))).shape)
     assert out["reconstruction"].shape == image_shape

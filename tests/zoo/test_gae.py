@@ -98,8 +98,12 @@ def test_indices_beyond_the_cache_are_refused():
     model = gae(n=10)
     model.compile(optimizer="adam")
     x = inputs_for(model, n=16)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="below num_components=10"):
+    # numpy indices are checked before training, a dataset's by the graph assertion
+    with pytest.raises(ValueError, match="below num_components=10"):
         model.fit(x, np.arange(16, dtype=np.int32), batch_size=16, epochs=1, verbose=0)
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.arange(16, dtype=np.int32))).batch(16)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="below num_components=10"):
+        model.fit(dataset, epochs=1, verbose=0)
 
 
 def test_fit_without_indices_says_what_to_pass():

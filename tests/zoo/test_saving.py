@@ -80,7 +80,7 @@ def test_failed_save_keeps_the_previous_folder(folder):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        zoo.save(model, folder, write_extra=fail)
+        zoo.save(model, folder, write_extra=fail, overwrite=True)
     assert open(os.path.join(folder, "model.weights.h5"), "rb").read() == before
     zoo.load(folder)
     parent = os.path.dirname(folder)
@@ -89,7 +89,9 @@ def test_failed_save_keeps_the_previous_folder(folder):
 
 def test_replacing_a_folder(folder):
     model = make_model("vae", {"seed": 7})
-    zoo.save(model, folder)
+    with pytest.raises(ModelFolderError, match="already holds a model; replacing it needs"):
+        zoo.save(model, folder)  # never replaced by accident
+    zoo.save(model, folder, overwrite=True)
     loaded = zoo.load(folder)
     x = inputs_for(model, n=2)
     np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)

@@ -19,8 +19,8 @@ def vamp(**overrides):
 def test_prior_is_the_mixture_of_the_pseudo_input_posteriors():
     model = vamp()
     # Spread the pseudo-inputs so the components differ (they start near 0.5).
-    model.pseudo_input_weights.assign(np.random.default_rng(0).uniform(
-        -0.2, 1.2, model.pseudo_input_weights.shape).astype("float32"))
+    model.prior_layer.pseudo_input_weights.assign(np.random.default_rng(0).uniform(
+        -0.2, 1.2, model.prior_layer.pseudo_input_weights.shape).astype("float32"))
     u = model.pseudo_inputs()
     q_u = model.posterior(u)  # the posterior of a batch of (grey, in-range) inputs
     reference = tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros([6])), q_u)
@@ -32,24 +32,24 @@ def test_prior_is_the_mixture_of_the_pseudo_input_posteriors():
 
 def test_pseudo_inputs_are_clipped_to_the_unit_interval():
     model = vamp()
-    model.pseudo_input_weights.assign(tf.fill(model.pseudo_input_weights.shape, 3.0))
+    model.prior_layer.pseudo_input_weights.assign(tf.fill(model.prior_layer.pseudo_input_weights.shape, 3.0))
     np.testing.assert_array_equal(model.pseudo_inputs(), 1.0)
-    model.pseudo_input_weights.assign(tf.fill(model.pseudo_input_weights.shape, -3.0))
+    model.prior_layer.pseudo_input_weights.assign(tf.fill(model.prior_layer.pseudo_input_weights.shape, -3.0))
     np.testing.assert_array_equal(model.pseudo_inputs(), 0.0)
 
 
 def test_pseudo_inputs_are_trained():
     model = vamp()
-    assert any(w is model.pseudo_input_weights for w in model.trainable_weights)
+    assert any(w is model.prior_layer.pseudo_input_weights for w in model.trainable_weights)
     x = tf.constant(inputs_for(model, n=16))
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(model.per_example_losses(x, training=True)["loss"])
-    gradient = tape.gradient(loss, model.pseudo_input_weights)
+    gradient = tape.gradient(loss, model.prior_layer.pseudo_input_weights)
     assert gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0
-    before = model.pseudo_input_weights.numpy().copy()
+    before = model.prior_layer.pseudo_input_weights.numpy().copy()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(inputs_for(model, n=32), batch_size=16, epochs=1, verbose=0)
-    assert not np.allclose(model.pseudo_input_weights.numpy(), before)
+    assert not np.allclose(model.prior_layer.pseudo_input_weights.numpy(), before)
 
 
 def test_samples_come_from_the_pseudo_input_posteriors():
@@ -62,12 +62,12 @@ def test_samples_come_from_the_pseudo_input_posteriors():
 
 def test_pseudo_inputs_survive_save_and_load(tmp_path):
     model = vamp()
-    model.pseudo_input_weights.assign(model.pseudo_input_weights + 0.1)
+    model.prior_layer.pseudo_input_weights.assign(model.prior_layer.pseudo_input_weights + 0.1)
     zoo.save(model, str(tmp_path / "vamp"))
     loaded = zoo.load(str(tmp_path / "vamp"))
     assert isinstance(loaded, zoo.VampPrior) and loaded.num_pseudo_inputs == 6
-    np.testing.assert_array_equal(loaded.pseudo_input_weights.numpy(),
-                                  model.pseudo_input_weights.numpy())
+    np.testing.assert_array_equal(loaded.prior_layer.pseudo_input_weights.numpy(),
+                                  model.prior_layer.pseudo_input_weights.numpy())
 
 
 @pytest.mark.parametrize("overrides, message", [

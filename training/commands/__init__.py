@@ -91,6 +91,9 @@ def parser():
     t.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
     t.add_argument("--restart", action="store_true",
                    help="discard an unfinished run in --out and start again")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the model folder already in --out (a folder that is not a "
+                        "model folder is never replaced)")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0 silent, 1 progress bar, 2 one line per epoch (default 1)")
 
@@ -98,7 +101,8 @@ def parser():
     sub.add_parser("datasets", help="list the data sets with their modality")
 
     v = sub.add_parser("evaluate", help="measure a preset or model folder with the standard "
-                       "protocols and merge the results into its metrics.json")
+                       "protocols and print the results (--write merges them into its "
+                       "metrics.json)")
     v.add_argument("model", help="preset name or model folder")
     v.add_argument("--metrics", default="auto",
                    help="comma-separated: elbo, nll, parzen, fd, error, or auto (the model's "
@@ -107,7 +111,10 @@ def parser():
                    help="k for an importance-sampled NLL (default 5000)")
     v.add_argument("--max-images", type=int, help="only the first N test images (quick checks)")
     v.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
-    v.add_argument("--no-write", action="store_true", help="print only; leave metrics.json")
+    v.add_argument("--out", help="also write the results to this JSON file")
+    v.add_argument("--write", action="store_true",
+                   help="merge the results into the folder's metrics.json; for a shipped preset "
+                        "only with the full protocol (all test images, --num-samples 5000)")
 
     g = sub.add_parser("plot", help="draw pictures of a preset or model folder")
     g.add_argument("model", help="preset name or model folder")
@@ -116,7 +123,9 @@ def parser():
                         "interpolation, digits (label-conditioned decoders), or a picture the "
                         "model brings (analogies, pseudo_inputs, ...); an unsupported kind "
                         "lists what the model can draw (default samples)")
-    g.add_argument("--out", help="PNG path (default: <kind>.png in the current folder)")
+    g.add_argument("--out", help="PNG path (default: <kind>.png inside a model folder given by "
+                                 "path; pictures/<preset>_<kind>.png here for a preset)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     g.add_argument("--seed", type=int, default=0, help="(default 0)")
 
     m = sub.add_parser("make-preset", help="train, evaluate and write a pretrained preset")
@@ -132,6 +141,8 @@ def parser():
     c = sub.add_parser("train-classifier", help="train the FD feature classifier preset")
     c.add_argument("--out", default=None, help="default: saved_models/mnist_classifier")
     c.add_argument("--epochs", type=int, default=3, help="(default 3)")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace the classifier folder if it exists")
 
     e = sub.add_parser("export", help="export a model folder as a SavedModel for TF Serving")
     e.add_argument("model", help="a preset name or model folder")

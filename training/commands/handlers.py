@@ -9,9 +9,10 @@ import sys
 
 from training.data import DataError
 from training.run.callbacks import TrainingError
+from zoo.atomic import FolderLockedError
 from zoo.saving import ModelFolderError
 
-EXPECTED_ERRORS = (DataError, TrainingError, ModelFolderError, ValueError)
+EXPECTED_ERRORS = (DataError, TrainingError, ModelFolderError, FolderLockedError, ValueError)
 
 
 def _train(args, verbose):
@@ -22,24 +23,64 @@ def _train(args, verbose):
 
 def _evaluate(args, verbose):
     from training.evaluation.suite import evaluate, format_results, parse_metrics
+    from zoo.atomic import write_json
 
-    print(format_results(evaluate(
+    out = args.get("out")
+    if out is not None and (not out.strip() or os.path.isdir(out)):
+        raise ValueError(f"--out {out!r} is a folder or empty; name the JSON file to write, e.g. "
+                         "--out results.json.")
+    results = evaluate(
         args["model"], parse_metrics(args["metrics"]), num_samples=args["num_samples"],
-        max_images=args["max_images"], seed=args["seed"], write=not args["no_write"],
-        verbose=verbose)))
+        max_images=args["max_images"], seed=args["seed"], write=args.get("write", False),
+        verbose=verbose)
+    print(format_results(results))
+    if out is not None:
+        print(f"Results: {write_json(out, results)}")
+    if args.get("write"):
+        print(f"Merged into the metrics.json of {args['model']}.")
 
 
 def _plot(args, verbose):
+    import tempfile
+
     import zoo
     from training.evaluation.suite import folder_data
     from training.pictures import plot
-    from zoo.presets import resolve
+    from zoo.presets import is_preset_folder, resolve
+    from zoo.saving import is_model_folder, update_folder_files
 
     folder = resolve(args["model"])
+    model = zoo.load(folder, compile=False)
+    if not isinstance(model, zoo.GenerativeModel):
+        raise ValueError(f"{args['model']} holds a {type(model).__name__}, which is not a "
+                         "generative model; plot draws the pictures of generative models.")
+    kind = args["kind"]
+    if args.get("out"):
+        path = args["out"]
+    elif is_preset_folder(folder):  # a shipped preset is never written to
+        path = os.path.join("pictures", f"{os.path.basename(os.path.normpath(folder))}_{kind}.png")
+    else:
+        path = os.path.join(folder, f"{kind}.png")
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; give --out the PNG file to write.")
+    if os.path.lexists(path) and not args.get("overwrite"):
+        raise ValueError(f"{path} already exists; pass --overwrite to replace it, or --out "
+                         "another file.")
+    into = os.path.dirname(os.path.abspath(path))
     _, arrays = folder_data(folder)
-    path = plot(zoo.load(folder, compile=False), args["kind"],
-                args["out"] or f"{args['kind']}.png", arrays["x_test"], arrays["y_test"],
-                seed=args["seed"])
+    if is_model_folder(into):
+        if is_preset_folder(into):
+            raise ValueError(f"{into} is a shipped preset, which plot never changes; give "
+                             "--out a file elsewhere.")
+        # A picture inside a model folder goes through its sha256 manifest, which would
+        # otherwise no longer verify.
+        with tempfile.TemporaryDirectory() as tmp:
+            drawn = plot(model, kind, os.path.join(tmp, os.path.basename(path)),
+                         arrays["x_test"], arrays["y_test"], seed=args["seed"])
+            with open(drawn, "rb") as f:
+                update_folder_files(into, files={os.path.basename(path): f.read()})
+    else:
+        path = plot(model, kind, path, arrays["x_test"], arrays["y_test"], seed=args["seed"])
     print(f"Picture: {path}")
 
 
@@ -62,7 +103,8 @@ def _train_classifier(args, verbose):
     from training.evaluation.classifier import default_classifier_path, train_classifier
 
     out, metrics = train_classifier(args["out"] or default_classifier_path(),
-                                    epochs=args["epochs"], verbose=verbose)
+                                    epochs=args["epochs"], verbose=verbose,
+                                    overwrite=args["overwrite"])
     print(f"Classifier: {out}; test accuracy {metrics['test_accuracy']:.4f}")
 
 

@@ -18,15 +18,35 @@ import numpy as np
 from training.data.registry import DataError, Dataset, Split, check_images, register_dataset
 
 
+def _unit_scale(x, name, source):
+    """One image array as float32 [N, 28, 28, 1] in [0, 1], its scale decided from the array
+    itself: uint8, or values above 1, mean 8-bit levels (divided by 255); floats in [0, 1] are
+    kept. Floats above 1 that are not whole 8-bit levels are refused, not guessed at."""
+    x = np.asarray(x)
+    if x.size == 0 or x.ndim < 2:
+        raise DataError(f"{source}: the {name} are empty (shape {x.shape}); expected 28x28 "
+                        "MNIST images.")
+    if x[0].size != 784:
+        raise DataError(f"{source}: {name} have shape {x.shape[1:]}, expected 28x28 MNIST "
+                        "images.")
+    if x.dtype.kind not in "uif":
+        raise DataError(f"{source}: {name} have dtype {x.dtype}, expected uint8 or float pixels.")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise DataError(f"{source}: {name} contain NaN or infinite values.")
+    if x.dtype == np.uint8 or x.max() > 1.0:  # 8-bit levels 0..255
+        if x.min() < 0 or x.max() > 255 or np.any(x != np.round(x)):
+            raise DataError(f"{source}: {name} span [{x.min():g}, {x.max():g}] with fractional "
+                            "or out-of-range values: neither 8-bit levels (0..255) nor floats "
+                            "in [0, 1]. Rescale them to one of the two.")
+        return (x.astype(np.float32) / 255.0).reshape(-1, 28, 28, 1)
+    return x.astype(np.float32).reshape(-1, 28, 28, 1)
+
+
 def _split_mnist(x_train, y_train, x_test, y_test, source):
-    for name, x in (("training images", x_train), ("test images", x_test)):
-        if np.asarray(x)[0].size != 784:
-            raise DataError(f"{source}: {name} have shape {np.asarray(x).shape[1:]}, expected "
-                            "28x28 MNIST images.")
-    x_train = np.asarray(x_train, np.float32).reshape(-1, 28, 28, 1)
-    x_test = np.asarray(x_test, np.float32).reshape(-1, 28, 28, 1)
-    if x_train.max() > 1.0:  # 8-bit images
-        x_train, x_test = x_train / 255.0, x_test / 255.0
+    # Each array is scaled on its own: a float test set next to 8-bit training images (or the
+    # reverse) must not be divided by 255 because of the other's dtype.
+    x_train = _unit_scale(x_train, "training images", source)
+    x_test = _unit_scale(x_test, "test images", source)
     if len(x_train) != 60000 or len(x_test) != 10000:
         raise DataError(f"{source}: expected 60000 training and 10000 test images, got "
                         f"{len(x_train)} and {len(x_test)}.")
@@ -62,12 +82,24 @@ IDX_NAMES = {
 }
 
 
+def _looks_like_npz(path):
+    """Whether `path` is meant as a .npz: a zip archive (maybe corrupt) or named *.npz."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"PK" or str(path).lower().endswith(".npz")
+
+
 def load_mnist_file(path):
     """MNIST from an explicit path: a Keras-style .npz or a folder of the four IDX files."""
     if not os.path.exists(path):
         raise DataError(f"MNIST path {path} does not exist. Pass a .npz file with x_train, "
                         "y_train, x_test, y_test or a folder holding the four IDX files.")
     try:
+        if not os.path.isdir(path) and not _looks_like_npz(path):
+            # np.load would read a .npy or a pickle too, then fail on a missing key or worse.
+            raise DataError(f"MNIST path {path} is neither a .npz archive nor a folder: the "
+                            "accepted formats are a Keras-style .npz holding x_train, y_train, "
+                            "x_test, y_test, or a folder of the four IDX files "
+                            f"({', '.join(IDX_NAMES.values())}, optionally .gz).")
         if os.path.isdir(path):
             arrays = {}
             for key, stem in IDX_NAMES.items():

@@ -147,6 +147,8 @@ def check_images(x, name, event_shape=None):
     x = np.asarray(x)
     if x.ndim < 2:
         raise DataError(f"{name}: expected a batch of images, got an array of shape {x.shape}.")
+    if x.shape[0] == 0:  # min() and max() of nothing would fail with a numpy message
+        raise DataError(f"{name}: the array holds no images (shape {x.shape}).")
     if event_shape is not None and tuple(x.shape[1:]) != tuple(event_shape):
         raise DataError(
             f"{name}: images have shape {tuple(x.shape[1:])}, expected {tuple(event_shape)}."

@@ -14,7 +14,7 @@ from zoo.feature_classifier import FeatureClassifier
 from zoo.saving import read_json, update_folder_files
 
 
-def train_classifier(out, epochs=3, batch_size=128, seed=0, verbose=1):
+def train_classifier(out, epochs=3, batch_size=128, seed=0, verbose=1, overwrite=False):
     """Trains FeatureClassifier on MNIST grey levels; writes it as a preset folder."""
     keras.utils.set_random_seed(seed)
     dataset = data_lib.load_dataset("mnist")
@@ -36,7 +36,8 @@ def train_classifier(out, epochs=3, batch_size=128, seed=0, verbose=1):
                 "hardware": {"machine": platform.machine(), "cpus": os.cpu_count()},
                 "data": {"dataset": "mnist", "source": dataset.source,
                          "protocol": "grey levels in [0, 1]; 50k train / 10k validation / 10k test"}}
-    zoo.save(model, out, metadata=metadata, metrics=metrics, include_optimizer=False)
+    zoo.save(model, out, metadata=metadata, metrics=metrics, include_optimizer=False,
+             overwrite=overwrite)
     write_card_and_golden(out)
     return out, metrics
 

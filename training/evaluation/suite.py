@@ -1,13 +1,18 @@
 """`python -m training evaluate PRESET_OR_DIR --metrics nll,parzen,fd`: the protocols of
-DESIGN.md run on a saved model, results merged into its metrics.json with their protocols."""
+DESIGN.md run on a saved model; the results are printed (or written to a JSON file), and merged
+into the folder's metrics.json only when asked (`write=True`, `--write`). A shipped preset's
+metrics are only ever replaced by a measurement under the full protocol."""
+
+import os
 
 import numpy as np
 
 import zoo
+from zoo.checks import check_count
 from training import data as data_lib
 from training.evaluation import protocols as evaluation
 from training.evaluation.classifier import classifier_features, default_classifier_path
-from zoo.presets import resolve
+from zoo.presets import is_preset_folder, resolve
 from zoo.saving import read_json, update_folder_files
 
 # metric -> (what the model must be able to do, description)
@@ -49,6 +54,27 @@ def check_metrics(model, metrics):
                          f"{', '.join(can)}.")
 
 
+FULL_PROTOCOL_SAMPLES = 5000  # k of the importance-sampled NLL that presets report
+
+
+def check_full_protocol(folder, model, metrics, num_samples, max_images):
+    """Refuses to write a shipped preset's metrics from a reduced protocol (a subset of the test
+    images, or k other than 5000 for an importance-sampled NLL)."""
+    if not is_preset_folder(folder) or os.path.basename(folder).startswith("."):
+        return  # a folder of the user's own, or a preset being built aside by make-preset
+    reduced = []
+    if max_images is not None:
+        reduced.append(f"--max-images {max_images}")
+    if ("nll" in metrics and model.capabilities.density == "bound"
+            and int(num_samples) != FULL_PROTOCOL_SAMPLES):
+        reduced.append(f"--num-samples {num_samples} (the protocol: {FULL_PROTOCOL_SAMPLES})")
+    if reduced:
+        raise ValueError(
+            f"Refusing to write the preset {os.path.basename(os.path.normpath(folder))}'s "
+            f"metrics from a reduced protocol ({', '.join(reduced)}); drop --write to print the "
+            "results, or measure with the full protocol.")
+
+
 def folder_data(folder):
     """(dataset, arrays) of the data protocol a model folder was trained under (its recipe)."""
     recipe = read_json(f"{folder}/metadata.json").get("recipe", {})
@@ -57,8 +83,8 @@ def folder_data(folder):
 
 
 def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, seed=0,
-             classifier=None, write=True, verbose=1):
-    """Measures `metrics` on the model's test set; returns the dict merged into metrics.json.
+             classifier=None, write=False, verbose=1):
+    """Measures `metrics` on the model's test set; returns the results (with their protocols).
 
     Args:
         name_or_path: preset name or model folder.
@@ -67,13 +93,22 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         max_images: evaluate on the first N test images only (cheap checks); None = all.
         seed: seed of every random draw (z samples, model samples).
         classifier: folder of the FD classifier (default: the mnist_classifier preset).
-        write: merge the results into the folder's metrics.json (re-recording sha256s).
+        write: merge the results into the folder's metrics.json (re-recording sha256s); for a
+            shipped preset only under the full protocol (see `check_full_protocol`).
     """
     folder = resolve(name_or_path)
+    if "nll" in metrics or "auto" in metrics:
+        check_count(num_samples, "--num-samples")  # before any work, one line if it is bad
     model = zoo.load(folder, compile=False)
+    if not isinstance(model, zoo.GenerativeModel):
+        raise ValueError(f"{name_or_path} holds a {type(model).__name__}, which is not a "
+                         "generative model; evaluate measures generative models (see "
+                         "zoo.presets.describe_presets()).")
     if "auto" in metrics:
         metrics = [m for m in metrics if m != "auto"] + default_metrics(model)
     check_metrics(model, metrics)
+    if write:
+        check_full_protocol(folder, model, metrics, num_samples, max_images)
     dataset, arrays = folder_data(folder)
     x_test = arrays["x_test"][:max_images]
     y_test = arrays["y_test"][:max_images] if model.capabilities.conditional else None

@@ -1,8 +1,12 @@
 """Builds a pretrained preset from its recipe: train (or adopt a finished run), save without
-optimizer state, evaluate, write golden values, the model card and the leaderboard."""
+optimizer state, evaluate, write golden values, the model card and the leaderboard.
 
-import json
+The whole new preset is built aside, in a dot-folder next to it, and swapped in only when
+complete: a kill or an error at any step leaves the previous preset as it was."""
+
 import os
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -14,8 +18,10 @@ from training.evaluation.leaderboard import write_leaderboard
 from zoo.preset_recipes import PRESETS
 from training.run.options import PLACEMENT_OPTIONS, resolve_recipe
 from training.run.train import train
-from zoo.presets import presets_dir
-from zoo.saving import read_json, update_folder_files
+from zoo.atomic import write_json
+from zoo.presets import is_preset_name, presets_dir
+from zoo.saving import (PENDING_KEY, check_target, read_json, replace_folder,
+                         update_folder_files)
 
 RUN_ONLY_KEYS = (*PLACEMENT_OPTIONS, "nll_samples")
 
@@ -55,14 +61,17 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
     if name not in PRESETS:
         raise ValueError(f"Unknown preset recipe {name!r}; choose one of: {', '.join(PRESETS)}.")
     spec = PRESETS[name]
-    if from_run is None:
+    folder = check_target(os.path.join(presets_dir(), name), overwrite=True)
+    if from_run is None:  # the recipe's own run folder: a model folder there is retrained
         from_run, _ = train({**spec["train"], "out": os.path.join("runs", name),
-                             "nll_samples": 100}, verbose=verbose)
+                             "nll_samples": 100, "overwrite": True}, verbose=verbose)
+    if is_preset_name(from_run):  # --from-run names a folder, never a preset
+        from_run = os.path.join(os.curdir, from_run)
     check_run_matches(from_run, spec["train"])
     model = zoo.load(from_run)
     run_meta = read_json(os.path.join(from_run, "metadata.json"))
     metadata = {k: v for k, v in run_meta.items()
-                if k not in ("sha256", "format_version", "model_class", "versions")}
+                if k not in ("sha256", PENDING_KEY, "format_version", "model_class", "versions")}
     metadata["command"] = f"python -m training make-preset {name}"
     metadata["train_command"] = run_meta.get("command")
     run_metrics = read_json(os.path.join(from_run, "metrics.json"))
@@ -75,28 +84,44 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
         for kind in pics:
             plotting.plot(model, kind, os.path.join(folder, f"{kind}.png"), arrays["x_test"],
                           arrays["y_test"])
-        with open(os.path.join(folder, "golden.json"), "w") as f:
-            json.dump(golden_values(model, arrays["x_test"], arrays["y_test"]), f, indent=2)
+        write_json(os.path.join(folder, "golden.json"),
+                   golden_values(model, arrays["x_test"], arrays["y_test"]))
 
-    folder = os.path.join(presets_dir(), name)
-    model.save_to_preset(folder, metadata=metadata,
-                         metrics={"epochs": run_metrics.get("epochs"),
-                                  "train_seconds": run_metrics.get("train_seconds"),
-                                  "protocol": {}},
-                         write_extra=pictures)
+    # Built in a dot-folder beside the preset (list_presets skips it), on the same file
+    # system, so that the finished preset replaces the old one in one rename.
+    os.makedirs(presets_dir(), exist_ok=True)
+    aside = tempfile.mkdtemp(dir=presets_dir(), prefix=f".{name}.build-")
+    try:
+        model.save_to_preset(aside, metadata=metadata,
+                             metrics={"epochs": run_metrics.get("epochs"),
+                                      "train_seconds": run_metrics.get("train_seconds"),
+                                      "protocol": {}},
+                             write_extra=pictures)
+        results = evaluate_preset(name, aside, num_samples, verbose)
+        update_folder_files(aside, files={"README.md": model_card(name, aside).encode()})
+        replace_folder(aside, folder)
+    except BaseException:
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    write_leaderboard()
+    return folder, results
+
+
+def evaluate_preset(name, folder, num_samples=5000, verbose=1):
+    """Measures the recipe's metrics on a preset folder (being built) and merges them into its
+    metrics.json; returns the results."""
+    spec = PRESETS[name]
     names = spec["metrics"].split(",")
     reduced_nll = "nll" in names and "nll_images" in spec  # a cheaper NLL protocol (costly priors)
     results = evaluate(folder, [m for m in names if not (reduced_nll and m == "nll")],
-                       num_samples=num_samples, verbose=verbose)
+                       num_samples=num_samples, write=True, verbose=verbose)
     if reduced_nll:
         nll = evaluate(folder, ["nll"], num_samples=spec.get("nll_samples", num_samples),
-                       max_images=spec["nll_images"], verbose=verbose)
+                       max_images=spec["nll_images"], write=True, verbose=verbose)
         results = {**results, **nll, "protocol": {**results["protocol"], **nll["protocol"]}}
     if spec.get("repeat_seeds"):
         results = {**results, **repeat_over_seeds(name, folder, verbose)}
-    update_folder_files(folder, files={"README.md": model_card(name, folder).encode()})
-    write_leaderboard()
-    return folder, results
+    return results
 
 
 def repeat_over_seeds(name, folder, verbose=1):
@@ -110,7 +135,8 @@ def repeat_over_seeds(name, folder, verbose=1):
         recipe = {**spec["train"], "seed": seed}
         run = os.path.join("runs", f"{name}_seed{seed}")
         if not os.path.exists(os.path.join(run, "metrics.json")):
-            run, _ = train({**recipe, "out": run, "nll_samples": 100}, verbose=verbose)
+            run, _ = train({**recipe, "out": run, "nll_samples": 100, "overwrite": True},
+                           verbose=verbose)
         check_run_matches(run, recipe)
         errors[str(seed)] = read_json(os.path.join(run, "metrics.json"))["test_error"]
     values = np.array(list(errors.values()))

@@ -19,7 +19,7 @@ products with the same shapes and dtype, chained as in the step, inside one `tf.
 Gaussian posterior, analytic KL, Adam) on the same batches, timed the same way.
 
 Serving mode (`--mode serving EXPORT_DIR`) measures the exported signatures through the
-TF Serving session loader (training/serving_benchmark.py).
+TF Serving session loader (training/serving/benchmark.py).
 """
 
 import json

@@ -33,8 +33,9 @@ class StopOnNaN(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        # Every group's loss and every term, the losses first (they name what to fix).
-        for name in sorted(logs, key=lambda n: "loss" not in n):
+        # Every optimizer group's loss ("loss", or "d_loss" and "g_loss", ...): a term that
+        # becomes NaN makes its loss NaN, and reading only the losses keeps the check cheap.
+        for name in [n for n in logs if "loss" in n]:
             value = logs[name]
             try:
                 value = float(value)

@@ -3,8 +3,14 @@
 A run works in `<out>.partial/` (recipe, BackupAndRestore checkpoint, TensorBoard logs) and only
 at the end writes the model folder `<out>/` through a temporary folder and a rename, so a run
 killed midway leaves the previous `<out>/` intact; `--resume` continues from the checkpoint.
+
+`--out` is checked before any work: a folder that is not a model folder (nor empty) is never
+replaced, and a model folder only with `--overwrite` (or by `--resume`, which finishes the run
+that was started there). The work folder holds a lock file (zoo.atomic.folder_lock), so a second
+run into the same `--out` refuses at once.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -23,7 +29,8 @@ from training.run import distribute
 from training.run.callbacks import (
     SampleGridToTensorBoard, StopOnNaN, TimeLimit, TrainingError, WallClock)
 from training.run.options import model_arguments, reproducing_command, resolve_recipe
-from zoo.atomic import write_json
+from zoo.atomic import LOCK_FILE, TMP_PREFIX, folder_lock, write_json
+from zoo.saving import ModelFolderError, check_target
 
 def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None, palette=None):
     """The model and its compiled optimizer(s) described by `recipe`; the model's options in
@@ -47,27 +54,66 @@ def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None, 
 
 def train(args, verbose=1):
     """Runs a training recipe end to end; returns (model folder, metrics dict)."""
-    out = os.path.abspath(args.get("out") or resolve_recipe(args)["out"])
-    if args.get("resume"):
-        recipe = _resumed_recipe(args, out)
-    else:
-        recipe = resolve_recipe(args)
+    args = dict(args)
+    overwrite = bool(args.pop("overwrite", None))
+    resume = bool(args.get("resume"))
+    given = args.get("out")
+    # Checked before any work, so that a refused --out costs nothing and touches nothing.
+    out = check_target(given if given is not None else resolve_recipe(args)["out"],
+                       overwrite=overwrite or resume)
+    recipe = _resumed_recipe(args, out) if resume else resolve_recipe(args)
     kind = distribute.resolve_strategy(recipe["strategy"])
     distribute.check_options(kind, recipe["steps_per_execution"])
     strategy = distribute.make_strategy(kind)  # before other TF work, as multi-worker needs
     chief = distribute.is_chief(strategy)
     # Non-chief workers checkpoint into their own folder (TF requires distinct paths per worker).
     work = out + (".partial" if chief else f".worker{distribute.worker_index(strategy)}.partial")
-    recipe_path = os.path.join(work, "recipe.json")
-    if not args.get("resume"):
-        if os.path.exists(os.path.join(work, "checkpoint")) and not args.get("restart"):
-            raise TrainingError(
-                f"An unfinished run with a checkpoint is in {work}. Pass --resume to continue "
-                "it, or --restart to discard it and start again.")
-        shutil.rmtree(work, ignore_errors=True)  # at most a run that never reached a checkpoint
-        os.makedirs(work)
-        write_json(recipe_path, recipe)
+    try:
+        os.makedirs(work, exist_ok=True)
+    except OSError as e:
+        raise TrainingError(f"Cannot create the work folder {work}: {e.strerror}. Pick a "
+                            "writable --out with free space.") from e
+    with folder_lock(work):
+        if not resume:
+            _start_afresh(work, args.get("restart"))
+            write_json(os.path.join(work, "recipe.json"), recipe)
+        result = _run(recipe, out, work, kind, strategy, chief, overwrite or resume, verbose)
+        _empty_work_folder(work)
+    with contextlib.suppress(OSError):  # empty but for a lock another run may take meanwhile
+        os.rmdir(work)
+    return result
 
+
+def _start_afresh(work, restart):
+    """Readies the work folder of a new run: an unfinished run's checkpoint is discarded only
+    with --restart, and a folder a run did not write (no recipe.json) is never emptied."""
+    if os.path.exists(os.path.join(work, "checkpoint")) and not restart:
+        raise TrainingError(
+            f"An unfinished run with a checkpoint is in {work}. Pass --resume to continue "
+            "it, or --restart to discard it and start again.")
+    foreign = [n for n in os.listdir(work) if n != LOCK_FILE and not n.startswith(TMP_PREFIX)]
+    if foreign and not os.path.exists(os.path.join(work, "recipe.json")):
+        raise TrainingError(
+            f"{work} holds files a training run did not write ({', '.join(sorted(foreign)[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); refusing to delete them. Move them away or "
+            "choose another --out.")
+    _empty_work_folder(work)  # at most a run that never reached a checkpoint, or --restart
+
+
+def _empty_work_folder(work):
+    """Deletes everything in a run's work folder but its lock file."""
+    for name in os.listdir(work):
+        if name != LOCK_FILE:
+            path = os.path.join(work, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+
+
+def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
+    """Trains, evaluates and writes the model folder (the work of `train` under its lock)."""
     run = prepare_run(recipe, strategy)
     dataset, arrays, model = run["dataset"], run["arrays"], run["model"]
     steps_per_epoch, global_batch = run["steps_per_epoch"], run["global_batch"]
@@ -98,7 +144,6 @@ def train(args, verbose=1):
             f"{recipe['time_limit']:g}) at epoch {callbacks[2].stopped}; the checkpoint is in "
             f"{work}. Continue with: python -m training train --out {recipe['out']} --resume")
     if not chief:  # only the chief evaluates and writes the model folder
-        shutil.rmtree(work, ignore_errors=True)
         return None, {"weights_sha256": distribute.weights_digest(model),
                       "train_seconds": round(train_seconds, 1)}
 
@@ -126,8 +171,13 @@ def train(args, verbose=1):
         pictures.write_run_pictures(model, folder, arrays["x_test"], arrays["y_test"])
         shutil.copytree(os.path.join(work, "logs"), os.path.join(folder, "logs"))
 
-    zoo.save(model, out, metadata=metadata, metrics=metrics, write_extra=write_pictures)
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        zoo.save(model, out, metadata=metadata, metrics=metrics, write_extra=write_pictures,
+                 overwrite=overwrite)
+    except ModelFolderError as e:
+        raise TrainingError(f"{e} The trained run is kept in {work}; once fixed, write its "
+                            f"model folder with: python -m training train --out "
+                            f"{recipe['out']} --resume") from e
     return out, metrics
 
 
@@ -149,7 +199,8 @@ def _resumed_recipe(args, out):
                   "jit_compile")
     recipe = {**saved, **{k: args[k] for k in changeable if args.get(k) is not None}}
     ignored = sorted(k for k, v in args.items() if v is not None and k not in changeable
-                     and k not in ("out", "resume", "restart") and saved.get(k) != v)
+                     and k not in ("out", "resume", "restart", "overwrite")
+                     and saved.get(k) != v)
     if ignored:
         print("Note: resuming keeps the checkpoint's "
               + ", ".join("--" + k.replace("_", "-") + f" {saved.get(k)!r}" for k in ignored)

@@ -132,7 +132,9 @@ class BernoulliHead(LikelihoodHead):
     def value_assertions(self, x):
         message = ("Bernoulli likelihood: pixel values must be in [0, 1] (binary images, or grey "
                    "levels for dynamic binarization); divide 8-bit images by 255.")
-        return [tf.debugging.assert_greater_equal(x, tf.zeros([], x.dtype), message=message),
+        # The finiteness check first, so that NaN is named as such rather than as out of range.
+        return [*super().value_assertions(x),
+                tf.debugging.assert_greater_equal(x, tf.zeros([], x.dtype), message=message),
                 tf.debugging.assert_less_equal(x, tf.ones([], x.dtype), message=message)]
 
     def serving_outputs(self, params):

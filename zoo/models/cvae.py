@@ -2,7 +2,6 @@
 chosen digit."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from zoo.capabilities import Option, merge_options
@@ -56,13 +55,8 @@ class CVAE(VAE):
         return self._num_classes
 
     def one_hot(self, labels):
-        """One-hot float32 [B, num_classes] of int labels (numpy labels are range-checked)."""
-        if isinstance(labels, (list, tuple, np.ndarray)):
-            labels = np.asarray(labels)
-            if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-                raise ValueError(f"labels must be class indices in [0, {self.num_classes}), got "
-                                 f"values from {labels.min()} to {labels.max()}.")
-        return tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
+        """One-hot float32 [B, num_classes] of int labels, range-checked (`check_labels`)."""
+        return tf.one_hot(self.check_labels(labels), self.num_classes)
 
     def build_encoder(self, features_shape):
         self.posterior_head.build((*features_shape[:-1], features_shape[-1] + self.num_classes))
@@ -86,12 +80,16 @@ class CVAE(VAE):
 
     def sample(self, num_samples, seed=None, labels=None):
         """Mean images of p(x|z, y), z ~ N(0, I); labels default to 0, 1, 2, ... in turn."""
+        num_samples = self.check_count(num_samples)
         if labels is None:
             labels = tf.range(num_samples) % self.num_classes
         return super().sample(num_samples, seed=seed, labels=labels)
 
     def predict_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            raise ValueError("CVAE reconstructs x given its class: call predict((x, labels)) "
+                             "or give a dataset of (x, labels) pairs.")
         return self.reconstruct(x, labels=y)
 
     def get_config(self):

@@ -153,16 +153,21 @@ class GAE(VAE):
         q_z, p_z = self.posterior(x), self.prior()
         exclude = -tf.ones(tf.shape(x)[:1], tf.int32) if y is None else tf.cast(
             tf.reshape(y, [-1]), tf.int32)
-        checks = [tf.debugging.assert_less(
-            exclude, self.num_components,
-            message=f"GAE training indices must be below num_components={self.num_components}")]
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(self.target_assertions(exclude)):
             exclude = tf.identity(exclude)
         terms = objectives.elbo(x, q_z, LeaveOneOut(p_z, exclude), self.likelihood,
                                 seed=self.next_seed(), beta=self.kl_weight(training))
         regularizer = self.regularizer(q_z)
         return {"loss": terms["loss"] + regularizer, "elbo": terms["elbo"], "kl": terms["rate"],
                 "reconstruction": terms["distortion"], "regularizer": regularizer}
+
+    def target_assertions(self, y):
+        """Training indices lie in [0, num_components), or are -1 (leave nothing out)."""
+        message = (f"GAE training indices must be below num_components={self.num_components} "
+                   "and at least -1 (leave nothing out)")
+        return [tf.debugging.assert_less(y, tf.constant(self.num_components, y.dtype),
+                                         message=message),
+                tf.debugging.assert_greater_equal(y, tf.constant(-1, y.dtype), message=message)]
 
     def get_config(self):
         config = super().get_config()

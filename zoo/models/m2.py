@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo import objectives
+from zoo.checks import check_chunk_size
 from zoo.capabilities import Option, merge_options, picture
 from zoo.models.cvae import CVAE
 from zoo.models.registry import MODELS
@@ -186,8 +187,11 @@ class M2(CVAE):
     def log_prob(self, x, num_samples=500, seed=None, chunk_size=500):
         """log p(x) = log sum_y p(y) p(x|y), each p(x|y) importance-sampled with `num_samples`
         draws from q(z|x, y) (so num_classes * num_samples decoder evaluations per image)."""
-        x = self.check_input(x)
-        seed = self.next_seed(seed)
+        num_samples = self.check_count(num_samples)
+        chunk_size = check_chunk_size(chunk_size)
+        x, seed = self.check_input(x), self.next_seed(seed)
+        if x.shape[0] == 0:
+            return tf.zeros([0])
         per_class = []
         for label in range(self.num_classes):  # a handful of classes: unrolled in the graph
             labels = tf.fill(tf.shape(x)[:1], label)
@@ -200,7 +204,7 @@ class M2(CVAE):
         x = self.check_input(x)
         if y is None:
             y = -tf.ones(tf.shape(x)[:1], tf.int32)
-        y = tf.cast(tf.reshape(y, [-1]), tf.int32)
+        y = self.check_labels(tf.reshape(y, [-1]), allow_unlabelled=True)
         seed = self.next_seed()
         seeds = tf.random.experimental.stateless_split(seed, 2)
         labelled = tf.where(y >= 0)[:, 0]
