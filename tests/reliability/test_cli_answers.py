@@ -18,7 +18,7 @@ def test_evaluate_by_default_measures_what_the_model_has(capsys):
     # The semi-supervised preset has no density: its headline metric is the test error.
     assert main(["evaluate", "m1m2_mnist_100", "--max-images", "200"]) == 0
     out = capsys.readouterr().out
-    assert "Test error:" in out and "NLL" not in out
+    assert "Test error of the classifier:" in out and "NLL" not in out
 
 
 def test_resume_says_which_new_options_it_keeps_from_the_checkpoint(tmp_path, capsys,

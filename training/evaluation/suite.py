@@ -165,22 +165,25 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     return results
 
 
-def _k_text(results):
-    return f"k={results['nll_num_samples']}, " if "nll_num_samples" in results else "exact, "
-
-
 def format_results(results):
+    """The printed lines of measured metrics (of `evaluate`, or of a finished training run)."""
     lines = []
+    images = results.get("nll_test_images", results.get("test_images"))
     if "test_nll" in results:
+        how = (f"k={results['nll_num_samples']} importance samples"
+               if "nll_num_samples" in results else "exact density")
         lines.append(f"Test NLL: {results['test_nll']:.2f} ± {results['test_nll_stderr']:.2f} "
-                     f"nats ({_k_text(results)}{results['nll_test_images']} images)")
+                     f"nats ({how}, {images} test images)")
     if "test_elbo" in results:
         lines.append(f"Test ELBO: {results['test_elbo']:.2f} nats")
+    if "test_reconstruction" in results:
+        lines.append(f"Test reconstruction -log p(x|z): {results['test_reconstruction']:.2f} "
+                     "nats")
     if "parzen_log_likelihood" in results:
         lines.append(f"Parzen: {results['parzen_log_likelihood']:.1f} ± "
                      f"{results['parzen_stderr']:.1f} nats (sigma {results['parzen_sigma']:.3f})")
     if "test_error" in results:
-        lines.append(f"Test error: {100 * results['test_error']:.2f}%")
+        lines.append(f"Test error of the classifier: {100 * results['test_error']:.2f}%")
     if "fd" in results:
         lines.append(f"FD: {results['fd']:.2f}")
     return "\n".join(lines)

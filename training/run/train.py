@@ -25,6 +25,7 @@ import zoo
 from training import data as data_lib
 from training import pictures
 from training.evaluation import protocols as evaluation
+from training.evaluation.suite import format_results
 from training.run import distribute
 from training.run.callbacks import (
     SampleGridToTensorBoard, StopOnNaN, TimeLimit, TrainingError, WallClock)
@@ -291,19 +292,7 @@ def summary(out, metrics):
     if out is None:  # a non-chief worker of a multi-worker run
         return (f"Worker done in {metrics['train_seconds']:.0f} s; weights sha256 "
                 f"{metrics['weights_sha256']} (the chief writes the model folder)")
-    lines = [f"Model folder: {out}"]
-    if "test_nll" in metrics:
-        how = (f"k={metrics['nll_num_samples']} importance samples"
-               if "nll_num_samples" in metrics else "exact density")
-        lines.append(f"Test NLL: {metrics['test_nll']:.2f} ± {metrics['test_nll_stderr']:.2f} nats "
-                     f"({how}, {metrics['test_images']} test images)")
-    if "test_elbo" in metrics:
-        lines.append(f"Test ELBO: {metrics['test_elbo']:.2f} nats")
-    if "test_reconstruction" in metrics:
-        lines.append(f"Test reconstruction -log p(x|z): {metrics['test_reconstruction']:.2f} nats")
-    if "test_error" in metrics:
-        lines.append(f"Test error of the classifier: {100 * metrics['test_error']:.2f}% "
-                     f"({metrics['test_images']} test images)")
+    lines = [f"Model folder: {out}", format_results(metrics)]
     lines.append(f"Trained {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s")
     lines += [f"Pictures: {os.path.join(out, name)}" for name in sorted(os.listdir(out))
               if name.endswith(".png")]
