@@ -63,6 +63,19 @@ def _wait(procs, timeout=240):
         log.close()
 
 
+def _train_on_two_workers(args, log_dir, env=None):
+    """Runs `train` on 2 local workers; checks both succeeded with identical weights and
+    returns (worker logs, [(final step, weights sha256)])."""
+    procs = _start_workers(args, 2, log_dir, env=env)
+    _wait(procs)
+    logs = [(log_dir / f"worker{i}.log").read_text() for i in range(2)]
+    for (proc, _), log in zip(procs, logs):
+        assert proc.returncode == 0, log[-3000:]
+    digests = [re.findall(r"Worker \d: step (\d+), weights sha256 (\w+)", log) for log in logs]
+    assert digests[0] and digests[0] == digests[1]
+    return logs, digests[0]
+
+
 # --- strategy and precision choice ---------------------------------------------------------------
 def test_auto_picks_multiworker_with_tf_config_and_none_on_one_cpu():
     config = {"TF_CONFIG": _tf_config([1234, 1235], 1)}
@@ -153,22 +166,16 @@ def test_mirrored_over_two_cpu_devices_equals_one_device():
 # --- MultiWorkerMirroredStrategy: 2 processes on 127.0.0.1 ---------------------------------------
 def test_two_workers_train_to_identical_weights(tmp_path):
     out = tmp_path / "vae"
-    procs = _start_workers([*TINY_RUN, "--epochs", "2", "--batch-size", "50", "--out", str(out)],
-                           2, tmp_path)
-    _wait(procs)
-    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
-    for (proc, _), log in zip(procs, logs):
-        assert proc.returncode == 0, log[-3000:]
-    digests = [re.findall(r"Worker \d: step (\d+), weights sha256 (\w+)", log) for log in logs]
-    assert digests[0] and digests[0] == digests[1]
+    logs, digests = _train_on_two_workers(
+        [*TINY_RUN, "--epochs", "2", "--batch-size", "50", "--out", str(out)], tmp_path)
     # 1197 images, global batch 2 x 50: 11 steps per epoch.
-    assert digests[0][0][0] == "22"
+    assert digests[0][0] == "22"
     assert "2 replicas, global batch 100" in logs[0]
     import zoo
 
     model = zoo.load(str(out))  # only the chief writes the model folder
     assert int(model.optimizer.iterations.numpy()) == 22
-    assert distribute.weights_digest(model) == digests[0][0][1]
+    assert distribute.weights_digest(model) == digests[0][1]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["distribution"] == {"strategy": "multiworker", "replicas": 2,
                                     "global_batch_size": 100, "precision": "float32"}
@@ -265,14 +272,8 @@ def test_train_command_with_bfloat16_and_steps_per_execution(tmp_path):
 ])
 def test_models_with_callbacks_or_labels_train_on_two_workers(tmp_path, model, extra):
     out = tmp_path / model
-    procs = _start_workers([*TINY_RUN, "--model", model, *extra, "--epochs", "2",
-                            "--batch-size", "50", "--out", str(out)], 2, tmp_path)
-    _wait(procs)
-    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
-    for (proc, _), log in zip(procs, logs):
-        assert proc.returncode == 0, log[-3000:]
-    digests = [re.findall(r"Worker \d: step (\d+), weights sha256 (\w+)", log) for log in logs]
-    assert digests[0] and digests[0] == digests[1]
+    _train_on_two_workers([*TINY_RUN, "--model", model, *extra, "--epochs", "2",
+                           "--batch-size", "50", "--out", str(out)], tmp_path)
     import zoo
 
     trained = zoo.load(str(out))
