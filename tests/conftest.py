@@ -46,6 +46,13 @@ MODEL_CASES = [
     ("gae", "gae", {"num_components": 64}),
     ("autoencoder", "autoencoder", {}),
     ("toy-gan-two-optimizers", "toy_gan", {}),
+    ("pixel-lstm-palette", "pixel_lstm",
+     {"event_shape": (8, 8), "likelihood": "categorical", "palette": [[0.0], [0.5], [1.0]],
+      "lstm_units": [8], "embedding_dim": 4}),
+    ("pixelcnn-bernoulli", "pixelcnn",
+     {"filters": 4, "num_layers": 2, "kernel_size": 3, "output_units": 4}),
+    ("conditional-pixelcnn", "conditional_pixelcnn",
+     {"filters": 4, "num_layers": 2, "kernel_size": 3, "output_units": 4}),
 ]
 
 
@@ -62,9 +69,10 @@ def make_model(name, overrides):
 def inputs_for(model, n=16, seed=0):
     """A batch of valid inputs for `model` from the digits data (indices for palette models)."""
     x = data_lib.load_digits().train.x[:n]
-    likelihood = getattr(model, "likelihood_name", None)  # encoder-decoder models only
+    likelihood = getattr(model, "likelihood_name", None)  # models with a likelihood head
     if likelihood == "categorical":
-        return model.likelihood_head.to_indices(x[..., 0])
+        head = getattr(model, "likelihood_head", None) or model.head  # autoregressive: head
+        return head.to_indices(x[..., 0])
     if likelihood == "bernoulli":
         return data_lib.binarize(x, seed)
     return x

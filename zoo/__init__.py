@@ -25,7 +25,9 @@ _LAZY = {
     "LatentVariableModel": ("zoo.latent", "LatentVariableModel"),
     "FeatureClassifier": ("zoo.feature_classifier", "FeatureClassifier"),
     **{name: ("zoo.models", name) for name in (
-        "Autoencoder", "CVAE", "GAE", "IWAE", "M1M2", "M2", "MODELS", "VAE", "VampPrior")},
+        "Autoencoder", "CVAE", "GAE", "IWAE", "M1M2", "M2", "MODELS", "PixelLSTM", "PixelCNN",
+        "ConditionalPixelCNN", "VAE",
+        "VampPrior")},
     "list_presets": ("zoo.presets", "list_presets"),
     "describe_presets": ("zoo.presets", "describe_presets"),
     "load": ("zoo.presets", "load"),

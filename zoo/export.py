@@ -11,6 +11,12 @@ layout) with one SignatureDef per endpoint (DESIGN.md), plus `models.config` for
 | decode | z | mean (Bernoulli: also logits; Gaussian: also scale; palette: also probabilities) |
 | sample | num_samples (int32 scalar), seed (int32 [2]) | x (mean images), z |
 | log_prob | x, num_samples (int32 scalar), seed (int32 [2]) | log_prob |
+| complete | x, num_known (int32 scalar), seed (int32 [2]) | x (pixels >= num_known drawn) |
+
+Models with an exact density (the autoregressive ones) compute `log_prob` exactly and ignore
+`num_samples` and `seed`, which they accept so that every density has one signature; they add
+`complete` (capability `completion`): the first `num_known` pixels of each x in raster order are
+kept and the rest drawn, one completion per image (repeat x for several).
 
 Conditional models add `labels` (int32 [None], one class per example or per sample) to the
 signatures named by `model.labelled_endpoints` (the CVAE: all five; M2: decode and sample), and
@@ -62,7 +68,7 @@ def _count_assertions(num_samples):
 def standard_endpoints(model):
     """{signature name: (fn, input specs)} for the signatures of the table above that the
     model's capabilities give: `sample` always; `serving_default`, `encode` and `decode` with a
-    single latent; `log_prob` with a density."""
+    single latent; `log_prob` with a density; `complete` with completion."""
     capabilities = model.capabilities
     event = tuple(model.event_shape)
     x_spec = tf.TensorSpec([None, *event], model.observation_dtype, name="x")
@@ -120,6 +126,14 @@ def standard_endpoints(model):
         endpoints["classify"] = (classify, [x_spec])
     if capabilities.has_density:
         endpoints["log_prob"] = (log_prob, [x_spec, n_spec, seed_spec])
+    if capabilities.completion:
+        def complete(x, num_known, seed, labels=None):
+            x = checked_x(x)
+            return model.completion_outputs(x, model.check_num_known(num_known), seed,
+                                            **given(labels, tf.shape(x)[0]))
+
+        known_spec = tf.TensorSpec([], tf.int32, name="num_known")
+        endpoints["complete"] = (complete, [x_spec, known_spec, seed_spec])
     for name in model.labelled_endpoints:
         if name in endpoints:
             fn, specs = endpoints[name]

@@ -32,7 +32,9 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
     _, name, overrides = model_case
     model = make_model(name, overrides)
     x = inputs_for(model, n=5)
-    labels = condition_for(model, n=5, endpoint="decode").get("labels")
+    # The labels the loader feeds to every signature that takes them.
+    labels = {**condition_for(model, n=5, endpoint="decode"), **condition_for(model, n=5)
+              }.get("labels")
     export_dir = export_model(model, str(tmp_path / "export"))
     out = run_in_fresh_process(export_dir, x, tmp_path, labels)
 
@@ -46,12 +48,32 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
     expected = {"serving_default", "sample"} | (
         {"encode", "decode"} if capabilities.latent == "single" else set()) | (
         {"log_prob"} if capabilities.has_density else set()) | (
-        {"classify"} if capabilities.classifier else set())
+        {"classify"} if capabilities.classifier else set()) | (
+        {"complete"} if capabilities.completion else set())
     assert set(model.exported_endpoints()) == expected
     assert set(json.loads(str(out["signatures"]))) == expected
     np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])  # seeded
-    if capabilities.latent != "single":  # a generator without encoder: its samples only
+    if capabilities.completion:  # the first half kept, seeded, as the Python model draws
+        half = x.shape[1] * x.shape[2] // 2
+        completed = out["complete_a1_x"]
+        np.testing.assert_array_equal(completed, out["complete_a2_x"])
+        np.testing.assert_array_equal(completed.reshape(5, -1)[:, :half],
+                                      x.reshape(5, -1)[:, :half])
+        python = model.complete(x, half, 1, seed=np.array([1, 2]), **given("complete"))[:, 0]
+        np.testing.assert_array_equal(completed, python)
+        assert "num_known must be between 0 and" in str(out["error_num_known"])
+    if capabilities.latent != "single":  # a generator without encoder
         assert out["sample_a1_x"].shape == (6, *model.event_shape)
+        np.testing.assert_allclose(out["sample_a1_x"], model.sample(
+            6, seed=np.array([1, 2]), **given("sample", 6)), atol=1e-5)
+        if capabilities.has_density:
+            np.testing.assert_allclose(out["log_prob"], model.log_prob(x, **given("log_prob")),
+                                       rtol=1e-5, atol=1e-3)
+            assert "num_samples must be between 1 and" in str(out["error_num_samples"])
+        if "error_values" in out and capabilities.has_density:
+            message = ("Palette indices must be in" if model.observation_dtype == "int32"
+                       else "must be in [0, 1]")
+            assert message in str(out["error_values"])
         return
 
     image_shape = tuple(np.asarray(model.reconstruct(x, **given("serving_default"))).shape)

@@ -56,6 +56,8 @@ def test_capabilities_and_options_are_declared(model_case):
         expected.add("log_prob")
     if capabilities.classifier:
         expected.add("classify")
+    if capabilities.completion:
+        expected.add("complete")
     assert set(model.exported_endpoints()) == expected | set(model.serving_endpoints())
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.pictures import image_grid
-from zoo.atomic import write_json
+from zoo.atomic import TMP_PREFIX, write_json
 
 
 class TrainingError(RuntimeError):
@@ -66,7 +66,8 @@ class SampleGridToTensorBoard(keras.callbacks.Callback):
         self.writer = tf.summary.create_file_writer(self.log_dir)
 
     def on_epoch_end(self, epoch, logs=None):
-        grid = image_grid(np.asarray(self.model.sample(self.num_samples, seed=self.seed)))
+        grid = image_grid(self.model.to_images(
+            np.asarray(self.model.sample(self.num_samples, seed=self.seed))))
         with self.writer.as_default():
             tf.summary.image("samples", grid[None], step=epoch + 1)
         self.writer.flush()
@@ -118,3 +119,47 @@ class WallClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         write_json(self.path, {"seconds": self.seconds})
+
+
+class KeepBest(keras.callbacks.Callback):
+    """`--keep-best`: at the end of a finished run, the model gets back the weights of the epoch
+    with the lowest `monitor` (the validation loss), so a model that overfits a small data set
+    is kept at its best epoch. The best weights and their epoch live in the run's work folder,
+    so a resumed run remembers them. `best_epoch` is the 1-based epoch kept (0: none yet).
+
+    Args:
+        folder: the run's work folder.
+        monitor: the logged value to minimise.
+    """
+
+    def __init__(self, folder, monitor="val_loss"):
+        super().__init__()
+        self.weights_path = os.path.join(folder, "best.weights.h5")
+        self.state_path = os.path.join(folder, "best.json")
+        self.monitor = monitor
+        self.best = math.inf
+        self.best_epoch = 0
+        self.finished = False
+
+    def on_train_begin(self, logs=None):
+        if os.path.exists(self.state_path) and os.path.exists(self.weights_path):
+            with open(self.state_path) as f:
+                state = json.load(f)
+            self.best, self.best_epoch = float(state["best"]), int(state["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and math.isfinite(float(value)) and float(value) < self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            # Keras wants the .weights.h5 ending, so the temporary file keeps it.
+            folder, name = os.path.split(self.weights_path)
+            temporary = os.path.join(folder, TMP_PREFIX + name)
+            self.model.save_weights(temporary)
+            os.replace(temporary, self.weights_path)
+            write_json(self.state_path, {"best": self.best, "epoch": self.best_epoch,
+                                         "monitor": self.monitor})
+        self.finished = epoch + 1 == (self.params or {}).get("epochs")
+
+    def on_train_end(self, logs=None):
+        if self.finished and self.best_epoch and os.path.exists(self.weights_path):
+            self.model.load_weights(self.weights_path)

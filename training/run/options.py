@@ -46,6 +46,8 @@ RUN_OPTIONS = (
     Option("time_limit", float, None, "stop after the first epoch that ends past this many "
            "minutes, keeping the checkpoint (continue with --resume)", minimum=0,
            exclusive_minimum=True, argument=None),
+    Option("keep_best", bool, False, "at the end, keep the weights of the epoch with the lowest "
+           "validation loss (kept across --resume)", argument=None),
     Option("out", str, None, "model folder (default runs/<model>_<dataset>)", argument=None),
 )
 RUN_OPTION_NAMES = {o.name for o in RUN_OPTIONS}

@@ -28,7 +28,7 @@ from training.evaluation import protocols as evaluation
 from training.evaluation.suite import format_results
 from training.run import distribute
 from training.run.callbacks import (
-    SampleGridToTensorBoard, StopOnNaN, TimeLimit, TrainingError, WallClock)
+    KeepBest, SampleGridToTensorBoard, StopOnNaN, TimeLimit, TrainingError, WallClock)
 from training.run.options import model_arguments, reproducing_command, resolve_recipe
 from zoo.atomic import LOCK_FILE, TMP_PREFIX, folder_lock, write_json
 from zoo.saving import ModelFolderError, check_target
@@ -129,6 +129,9 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
                  SampleGridToTensorBoard(os.path.join(work, "logs", "samples"),
                                          seed=recipe["seed"]),
                  *model.training_callbacks(arrays)]
+    keep_best = KeepBest(work) if recipe.get("keep_best") else None
+    if keep_best:
+        callbacks.append(keep_best)
     if kind == "multiworker":
         distribute.train_multiworker(
             model, strategy, recipe, work, steps_per_epoch, global_batch,
@@ -153,6 +156,10 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
                                           y_test=arrays["y_test"])
     metrics.update(dataset=recipe["dataset"], epochs=recipe["epochs"],
                    train_seconds=round(train_seconds, 1))
+    if keep_best:
+        metrics.update(best_epoch=keep_best.best_epoch, best_val_loss=keep_best.best)
+        metrics["protocol"]["best_epoch"] = (
+            "--keep-best: the weights of the epoch with the lowest validation loss")
     metadata = {
         "recipe": recipe, "command": reproducing_command(recipe), "seed": recipe["seed"],
         "data": {"dataset": recipe["dataset"], "source": dataset.source,

@@ -98,6 +98,13 @@ def check_export(export_dir, x, labels=None):
             "log_prob"]
         out["error_num_samples"] = error_of(
             lambda: run("log_prob", x=x, num_samples=np.int32(0), seed=seed_a))
+    if "complete" in model.signatures:  # keep the first half of the pixels, draw the rest
+        pixels = int(np.prod(x.shape[1:3]))
+        for tag, seed in (("a1", seed_a), ("a2", seed_a)):
+            out[f"complete_{tag}_x"] = run("complete", x=x, num_known=np.int32(pixels // 2),
+                                           seed=seed)["x"]
+        out["error_num_known"] = error_of(
+            lambda: run("complete", x=x, num_known=np.int32(pixels + 1), seed=seed_a))
     wrong = np.zeros((2, *[d + 1 for d in x.shape[1:]]), x.dtype)
     bad_values = np.full_like(x, 2 if x.dtype.kind == "f" else 10**6)
     reads_x = [s for s in ("encode", "serving_default", "log_prob", "classify")

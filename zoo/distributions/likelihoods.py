@@ -140,6 +140,12 @@ class BernoulliHead(LikelihoodHead):
     def serving_outputs(self, params):
         return {"mean": tf.sigmoid(params), "logits": params}
 
+    def draw(self, params, seed):
+        """One stateless draw per element of `params` (logits, any shape): float32 0/1 values,
+        x = [u < sigmoid(l)] with u ~ U(0, 1) seeded by `seed` (int32 [2])."""
+        uniform = tf.random.stateless_uniform(tf.shape(params), seed)
+        return tf.cast(uniform < tf.sigmoid(tf.cast(params, tf.float32)), tf.float32)
+
 
 @LIKELIHOODS.register("gaussian")
 class GaussianHead(LikelihoodHead):
@@ -269,6 +275,14 @@ class CategoricalPaletteHead(LikelihoodHead):
 
     def serving_outputs(self, params):
         return {"mean": self.mean(params), "probabilities": tf.nn.softmax(params, axis=-1)}
+
+    def draw(self, params, seed):
+        """One stateless draw of a palette index per row of logits `params` [..., K]: int32
+        [...], seeded by `seed` (int32 [2])."""
+        params = tf.cast(params, tf.float32)
+        flat = tf.reshape(params, [-1, self.num_colours])
+        indices = tf.random.stateless_categorical(flat, 1, seed, dtype=tf.int32)[:, 0]
+        return tf.reshape(indices, tf.shape(params)[:-1])
 
     def to_indices(self, images):
         """Maps colour images `[..., C]` in [0, 1] to the index of the nearest palette colour."""

@@ -10,3 +10,6 @@ from zoo.models.m2 import M2
 from zoo.models.registry import MODELS
 from zoo.models.vae import VAE
 from zoo.models.vamp import VampPrior
+from zoo.models.pixel_lstm import PixelLSTM
+from zoo.models.pixelcnn import PixelCNN
+from zoo.models.conditional_pixelcnn import ConditionalPixelCNN
