@@ -196,11 +196,13 @@ def plot(model, kind, path, x_test, y_test, seed=0):
 
 
 def write_run_pictures(model, folder, x_test, y_test):
-    """The pictures a finished training run leaves in its model folder: samples, and
-    reconstructions for models that reconstruct."""
+    """The pictures a finished training run leaves in its model folder: samples,
+    reconstructions for models that reconstruct, completions for models that complete."""
     save_png(f"{folder}/samples.png", sample_grid(model),
              title=f"{type(model).__name__}: samples")
     if _has_latent(model):
         save_png(f"{folder}/reconstructions.png",
                  reconstruction_grid(model, x_test[:50], y=y_test[:50]),
                  title="test inputs (odd rows) and reconstructions (even rows)")
+    if model.capabilities.completion:
+        plot(model, "completion", f"{folder}/completion.png", x_test, y_test)

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.base import GenerativeModel
-from zoo.capabilities import Capabilities, Option
+from zoo.capabilities import Capabilities, Option, picture
 from zoo.checks import _integers, checked, is_symbolic
 from zoo.distributions import get_likelihood
 
@@ -261,6 +261,23 @@ class AutoregressiveModel(GenerativeModel):
     def completion_outputs(self, x, num_known, seed, **condition):
         """Named outputs of the exported `complete` signature: one completion per image."""
         return {"x": self.complete(x, num_known, 1, seed, **condition)[:, 0]}
+
+    @picture("completion", "each row: the given top half, 6 completions, the original")
+    def completion_rows(self, x, y, seed, rows=8, completions=6):
+        """Picture rows: the top half of a test image (the rest grey), `completions` draws of
+        the bottom half, the original (the lecture's completion figure)."""
+        chosen = np.random.default_rng(seed).choice(len(x), min(rows, len(x)), replace=False)
+        x = np.asarray(x)[chosen]
+        condition = self.conditioning(None if y is None else np.asarray(y)[chosen]) \
+            if self.capabilities.conditional else {}
+        known = (self.height // 2) * self.width
+        drawn = np.asarray(self.complete(x, known, completions, seed=seed, **condition))
+        originals = self.to_images(x)
+        given = originals.copy()
+        given[:, self.height // 2:] = 0.5
+        completed = self.to_images(drawn.reshape(-1, *self.event_shape)).reshape(
+            len(x), completions, *originals.shape[1:])
+        return np.concatenate([given[:, None], completed, originals[:, None]], 1)
 
     def get_config(self):
         config = super().get_config()

@@ -75,6 +75,12 @@ class GenerativeModel(keras.Model):
         """Observations as images in [0, 1] for pictures (palette indices become colours)."""
         return np.asarray(x, np.float32)
 
+    def forward_flops_per_image(self):
+        """Multiply-add FLOPs (2 per weight use) of one forward pass over one observation,
+        counted from the layer sizes, for the benchmark; None when the model does not count
+        them."""
+        return None
+
     def serving_endpoints(self):
         """Extra signatures beyond those its capabilities give: {name: (fn, input TensorSpecs)}."""
         return {}

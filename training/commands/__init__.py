@@ -151,9 +151,11 @@ def parser():
     e.add_argument("--name", help="served model name (default: the --out folder's name)")
 
     b = sub.add_parser("benchmark", help="measure speed: training throughput against a matmul "
-                       "ceiling and PyTorch (train), or an export's latency (serving)")
-    b.add_argument("--mode", choices=["train", "serving"],
-                   help="train (default) or serving (default when EXPORT_DIR is given)")
+                       "ceiling and PyTorch (train), fast against naive sampling of "
+                       "autoregressive models (sampling), or an export's latency (serving)")
+    b.add_argument("--mode", choices=["train", "sampling", "serving"],
+                   help="train (default), sampling, or serving (default when EXPORT_DIR is "
+                        "given)")
     b.add_argument("export_dir", nargs="?", help="serving: an export version folder")
     b.add_argument("--repeats", type=int, default=50,
                    help="serving: timed calls per signature (default 50)")
@@ -165,6 +167,8 @@ def parser():
                    help="train: split the CPU into N logical devices (for --strategy mirrored)")
     b.add_argument("--no-torch", dest="torch", action="store_false",
                    help="train: skip the PyTorch comparison")
+    b.add_argument("--naive-batch", type=int, default=4,
+                   help="sampling: images drawn by the naive sampler (default 4)")
     b.add_argument("--json", help="also write the results to this JSON file")
     return p
 

@@ -11,6 +11,7 @@ import zoo
 from zoo.checks import check_count
 from training import data as data_lib
 from training.evaluation import protocols as evaluation
+from training.evaluation.baselines import PROTOCOL as BASELINES_PROTOCOL, measure_baselines
 from training.evaluation.classifier import classifier_features, default_classifier_path
 from zoo.presets import is_preset_folder, resolve
 from zoo.saving import read_json, update_folder_files
@@ -23,6 +24,8 @@ METRICS = {
     "error": (lambda c: c.classifier, "test error of the classifier (semi-supervised models)"),
     "parzen": (lambda c: True, "Parzen-window log-likelihood of 10,000 samples"),
     "fd": (lambda c: True, "Frechet distance in the mnist_classifier's features"),
+    "baselines": (lambda c: True, "test NLL of two data-only baselines (value frequencies; a "
+                  "categorical per pixel position)"),
 }
 
 
@@ -78,7 +81,10 @@ def check_full_protocol(folder, model, metrics, num_samples, max_images):
 def folder_data(folder):
     """(dataset, arrays) of the data protocol a model folder was trained under (its recipe)."""
     recipe = read_json(f"{folder}/metadata.json").get("recipe", {})
-    dataset = data_lib.load_dataset(recipe.get("dataset", "mnist"))
+    path = recipe.get("data_path")
+    # The files the model was trained on when they are still there; else the loader's chain.
+    dataset = data_lib.load_dataset(recipe.get("dataset", "mnist"),
+                                    path if path and os.path.exists(path) else None)
     return dataset, data_lib.prepare(dataset, recipe.get("binarization", "dynamic"))
 
 
@@ -133,6 +139,14 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
             f"-mean over {n} test images of the importance-weighted estimate of log p(x){given} "
             f"with "
             f"k={num_samples} samples from q(z|x) (the importance-weighted bound), nats")
+    if "test_nll" in results:
+        pixels = int(np.prod(model.event_shape[:2]))
+        results["test_bits_per_pixel"] = results["test_nll"] / (pixels * np.log(2))
+        results["protocol"]["bits_per_pixel"] = (f"the test NLL / ({pixels} pixels x ln 2)")
+    if "baselines" in metrics:
+        for name, values in measure_baselines({**arrays, "x_test": x_test}).items():
+            results.update({f"baseline_{name}_{k}": v for k, v in values.items()})
+        results["protocol"]["baselines"] = BASELINES_PROTOCOL
     if "error" in metrics:
         evaluation.add_classification_error(results, model, x_test, arrays["y_test"][:n])
     if "parzen" in metrics or "fd" in metrics:
@@ -174,6 +188,13 @@ def format_results(results):
                if "nll_num_samples" in results else "exact density")
         lines.append(f"Test NLL: {results['test_nll']:.2f} ± {results['test_nll_stderr']:.2f} "
                      f"nats ({how}, {images} test images)")
+    if "test_bits_per_pixel" in results:
+        lines.append(f"Test bits per pixel: {results['test_bits_per_pixel']:.4f}")
+    for name in ("frequency", "position"):
+        if f"baseline_{name}_nll" in results:
+            lines.append(f"Baseline '{name}': {results[f'baseline_{name}_nll']:.2f} ± "
+                         f"{results[f'baseline_{name}_stderr']:.2f} nats "
+                         f"({results[f'baseline_{name}_bits_per_pixel']:.4f} bits per pixel)")
     if "test_elbo" in results:
         lines.append(f"Test ELBO: {results['test_elbo']:.2f} nats")
     if "test_reconstruction" in results:

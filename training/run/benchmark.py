@@ -143,6 +143,12 @@ def _window_timer():
     return WindowTimer()
 
 
+def zoo_default_model():
+    import zoo
+
+    return zoo.DEFAULT_MODEL
+
+
 def benchmark_train(options, verbose=1):
     """Runs the train-mode benchmark; returns a dict of results (see `format_train`)."""
     import keras
@@ -153,11 +159,15 @@ def benchmark_train(options, verbose=1):
     from training.run.options import resolve_recipe
     from training.run.train import prepare_run
 
+    from training.run.options import model_options
+
     ignore = ("mode", "export_dir", "repeats", "steps", "windows", "warmup", "cpu_devices",
-              "torch", "json")
+              "torch", "json", "naive_batch")
     args = {k: v for k, v in options.items() if k not in ignore and v is not None}
-    args.setdefault("activation", "softplus")
-    args.setdefault("hidden_units", [500, 500])
+    declared = model_options(args.get("model") or zoo_default_model())
+    for name, value in (("activation", "softplus"), ("hidden_units", [500, 500])):
+        if name in declared:  # the MLP benchmark's reference sizes
+            args.setdefault(name, value)
     args["out"] = "unused"
     recipe = resolve_recipe(args)
     kind = distribute.resolve_strategy(recipe["strategy"])
@@ -169,8 +179,10 @@ def benchmark_train(options, verbose=1):
 
     run = prepare_run(recipe, strategy)
     model, train_ds, global_batch = run["model"], run["train_ds"], run["global_batch"]
-    shapes = dense_shapes(model)  # refuses models it cannot count before any timing
-    compute_dtype = model.encoder_network.compute_dtype
+    try:
+        shapes = dense_shapes(model)
+    except ValueError:
+        shapes = None  # no matmul ceiling: the model's own FLOP count, if it gives one
     # Each window is one `fit` epoch of `steps` steps on the repeated pipeline.
     spe = int(recipe["steps_per_execution"])
     steps = max(spe, steps // spe * spe)
@@ -179,6 +191,26 @@ def benchmark_train(options, verbose=1):
               callbacks=[StopOnNaN(), timer], shuffle=False, verbose=0)
     seconds = timer.seconds[warmup:]
     rate = steps * global_batch / float(np.median(seconds))
+    machine = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+               "cpu_devices": len(tf.config.list_logical_devices("CPU")),
+               "tensorflow": tf.__version__, "keras": keras.__version__}
+    if shapes is None:
+        forward = model.forward_flops_per_image()
+        result = {
+            "model": recipe["model"], "batch_size": recipe["batch_size"],
+            "global_batch_size": global_batch, "strategy": kind,
+            "replicas": strategy.num_replicas_in_sync, "precision": recipe["precision"],
+            "jit_compile": bool(recipe["jit_compile"]), "steps_per_execution": spe,
+            "steps_per_window": steps, "windows": windows, "warmup_windows": warmup,
+            "images_per_second": rate, "step_ms": 1000 * global_batch / rate,
+            "window_seconds": seconds, "parameters": int(model.count_params()),
+            "machine": machine}
+        if forward:
+            result["flops_per_image"] = {"forward": forward, "backward": 2 * forward,
+                                         "total": 3 * forward}
+            result["gflops_per_second"] = rate * 3 * forward / 1e9
+        return result
+    compute_dtype = model.encoder_network.compute_dtype
 
     forward, backward = flops_per_image(shapes)
     flops = forward + backward
@@ -200,9 +232,7 @@ def benchmark_train(options, verbose=1):
         "ceiling_images_per_second": ceilings,
         "ceiling_gflops_per_second": max(ceilings.values()) * flops / 1e9,
         "fraction_of_ceiling": rate / max(ceilings.values()),
-        "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
-                    "cpu_devices": len(tf.config.list_logical_devices("CPU")),
-                    "tensorflow": tf.__version__, "keras": keras.__version__},
+        "machine": machine,
     }
     if options.get("torch", True):
         result["pytorch"] = torch_benchmark(
@@ -285,8 +315,90 @@ def torch_benchmark(shapes, recipe, x_train, steps, windows, warmup, twin=True):
             "precision": "bfloat16 autocast" if autocast else "float32"}
 
 
+def format_generic_train(r):
+    """A readable table of a train-mode result of a model without a matmul ceiling."""
+    lines = [
+        f"Training benchmark: {r['model']} ({r['parameters']:,} parameters), batch "
+        f"{r['batch_size']} per replica (global {r['global_batch_size']}), {r['precision']}, "
+        f"strategy {r['strategy']} ({r['replicas']} replicas), jit_compile {r['jit_compile']}",
+        _machine_line(r["machine"]),
+        f"Protocol: Keras fit on the recipe's tf.data pipeline, {r['warmup_windows']} warm-up "
+        f"windows, median of {r['windows']} windows of {r['steps_per_window']} steps",
+        f"Training: {r['images_per_second']:,.1f} images/s ({r['step_ms']:.1f} ms/step)"]
+    if "flops_per_image" in r:
+        flops = r["flops_per_image"]
+        lines.append(f"FLOPs per image: {flops['forward'] / 1e6:,.1f} M forward (counted from "
+                     f"the layer sizes, 2 per weight use) + twice that backward = "
+                     f"{flops['total'] / 1e6:,.1f} M; achieved {r['gflops_per_second']:.1f} "
+                     "GFLOP/s (no ceiling is measured for convolutional or recurrent layers)")
+    return "\n".join(lines)
+
+
+def _machine_line(machine):
+    return (f"Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, "
+            f"{machine['cpu_devices']} TF CPU devices, TensorFlow {machine['tensorflow']}, "
+            f"Keras {machine['keras']}")
+
+
+def benchmark_sampling(options, verbose=1):
+    """Sampling time per image of a model with a fast sampler (`sample`) against the reference
+    full re-evaluation (`sample(naive=True)`), each inside one tf.function, after a warm-up
+    call; the model is built from the recipe's options (random weights: the cost does not
+    depend on them)."""
+    import keras
+    import tensorflow as tf
+
+    from training.run.options import resolve_recipe
+    from training.run.train import prepare_run
+
+    ignore = ("mode", "export_dir", "repeats", "steps", "windows", "warmup", "cpu_devices",
+              "torch", "json", "naive_batch")
+    args = {k: v for k, v in options.items() if k not in ignore and v is not None}
+    args["out"], args["strategy"] = "unused", "none"
+    recipe = resolve_recipe(args)
+    model = prepare_run(recipe, tf.distribute.get_strategy())["model"]
+    if not model.capabilities.completion:
+        raise ValueError(f"--mode sampling compares the fast and the naive samplers of "
+                         f"autoregressive models; {type(model).__name__} has no completion.")
+    batch, naive_batch = recipe["batch_size"], min(options.get("naive_batch") or 4,
+                                                   recipe["batch_size"])
+    rows = {}
+    for name, naive, n in (("fast", False, batch), ("naive", True, naive_batch)):
+        function = tf.function(lambda k, seed, naive=naive: model.sample(k, seed=seed,
+                                                                         naive=naive))
+        function(tf.constant(n), tf.constant([0, 0])).numpy()  # trace and warm up
+        rate, seconds = _median_rate(
+            lambda: function(tf.constant(n), tf.constant([1, 0])).numpy(),
+            options["windows"] if name == "fast" else 1, n)
+        rows[name] = {"images": n, "ms_per_image": 1000 / rate, "seconds": seconds}
+    fast = model.sample(naive_batch, seed=3)
+    return {"model": recipe["model"], "parameters": int(model.count_params()),
+            "event_shape": list(model.event_shape), "sampling": rows,
+            "speed_up": rows["naive"]["ms_per_image"] / rows["fast"]["ms_per_image"],
+            "same_draws": bool(np.array_equal(fast, model.sample(naive_batch, seed=3,
+                                                                 naive=True))),
+            "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+                        "cpu_devices": len(tf.config.list_logical_devices("CPU")),
+                        "tensorflow": tf.__version__, "keras": keras.__version__}}
+
+
+def format_sampling(r):
+    fast, naive = r["sampling"]["fast"], r["sampling"]["naive"]
+    return "\n".join([
+        f"Sampling benchmark: {r['model']} ({r['parameters']:,} parameters), images "
+        f"{'x'.join(map(str, r['event_shape']))}",
+        _machine_line(r["machine"]),
+        "Protocol: model.sample inside one tf.function, after a warm-up call; fast: median "
+        "of the timed calls, naive: one call (it re-evaluates the whole model per pixel)",
+        f"fast sampler:  {fast['ms_per_image']:10.2f} ms per image (batch {fast['images']})",
+        f"naive sampler: {naive['ms_per_image']:10.2f} ms per image (batch {naive['images']})",
+        f"speed-up {r['speed_up']:.1f}x; the same draws for the same seed: {r['same_draws']}"])
+
+
 def format_train(r):
     """A readable table of a train-mode result."""
+    if "layers" not in r:
+        return format_generic_train(r)
     flops = r["flops_per_image"]
     layers = " ".join(f"{m}x{n}" for m, n in r["layers"])
     lines = [
@@ -294,9 +406,7 @@ def format_train(r):
         f"{r['batch_size']} per replica (global {r['global_batch_size']}), {r['precision']}, "
         f"strategy {r['strategy']} ({r['replicas']} replicas), jit_compile {r['jit_compile']}, "
         f"steps_per_execution {r['steps_per_execution']}",
-        f"Machine: {r['machine']['cpu']}, {r['machine']['logical_cpus']} logical CPUs, "
-        f"{r['machine']['cpu_devices']} TF CPU devices, TensorFlow {r['machine']['tensorflow']}, "
-        f"Keras {r['machine']['keras']}",
+        _machine_line(r["machine"]),
         f"Protocol: Keras fit on the recipe's tf.data pipeline, {r['warmup_windows']} warm-up "
         f"windows, median of {r['windows']} windows of {r['steps_per_window']} steps",
         f"FLOPs per image: {flops['forward'] / 1e6:.3f} M forward + {flops['backward'] / 1e6:.3f}"
@@ -342,10 +452,14 @@ def run(options, verbose=1):
             for w, m, p, r in rows]}
     else:
         if options.get("export_dir"):
-            raise ValueError("An export folder is for --mode serving; --mode train takes "
-                             "--model and recipe options.")
-        result = benchmark_train(options, verbose)
-        print(format_train(result))
+            raise ValueError("An export folder is for --mode serving; --mode train and "
+                             "--mode sampling take --model and recipe options.")
+        if options["mode"] == "sampling":
+            result = benchmark_sampling(options, verbose)
+            print(format_sampling(result))
+        else:
+            result = benchmark_train(options, verbose)
+            print(format_train(result))
     if options.get("json"):
         with open(options["json"], "w") as f:
             json.dump(result, f, indent=2)

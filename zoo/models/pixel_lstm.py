@@ -109,6 +109,14 @@ class PixelLSTM(AutoregressiveModel):
                                        (tf.constant(0), previous, states, drawn))
         return tf.reshape(tf.transpose(drawn.stack()), [batch, self.height, self.width])
 
+    def forward_flops_per_image(self):
+        flops, inputs = 0, self.embedding_dim
+        for units in self.lstm_units:
+            flops += 2 * (inputs + units) * 4 * units  # the four gates
+            inputs = units
+        flops += 2 * inputs * self.head.projection.units
+        return flops * self.num_pixels
+
     def get_config(self):
         config = super().get_config()
         config.update(lstm_units=list(self.lstm_units), embedding_dim=self.embedding_dim,

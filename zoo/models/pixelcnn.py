@@ -289,6 +289,17 @@ class PixelCNN(AutoregressiveModel):
                                    (num_known // width, grid, row_caches))
         return grid
 
+    def forward_flops_per_image(self):
+        c, k, f = self.kernel_size // 2, self.kernel_size, self.filters
+        flops = 0
+        for i in range(self.num_layers):
+            inputs = f if i else (self.embedding_dim if self.embedding is not None else 1)
+            flops += 2 * (c + 1) * k * inputs * 2 * f  # vertical
+            flops += 2 * (c + 1) * inputs * 2 * f  # horizontal
+            flops += 2 * (2 * f) * (2 * f) + 2 * f * f  # vertical-to-horizontal, 1x1 out
+        flops += 2 * f * self.output_units + 2 * self.output_units * self.head.projection.units
+        return flops * self.num_pixels
+
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, num_layers=self.num_layers,
