@@ -50,9 +50,16 @@ def save_png(path, grid, title=None, scale=4):
     return path
 
 
+def sample_images(model, num_samples=64, seed=0):
+    """The model's samples as images in [0, 1]: mean images of p(x|z) for latent models, draws
+    for the others; drawn palette indices become their colours."""
+    samples = np.asarray(model.sample(num_samples, seed=seed))
+    return model.to_images(samples) if samples.dtype.kind in "iu" else samples
+
+
 def sample_grid(model, num_samples=64, seed=0):
-    """Mean images of p(x|z) for z ~ p(z), tiled into a grid."""
-    return image_grid(np.asarray(model.sample(num_samples, seed=seed)))
+    """`sample_images`, tiled into a grid."""
+    return image_grid(sample_images(model, num_samples, seed))
 
 
 def reconstruction_grid(model, x, columns=10, y=None):

@@ -33,7 +33,7 @@ def palette_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_lstm(palette_folder, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("runs") / "lstm")
-    assert main(["train", "--model", "pixel_lstm", "--dataset", "pokemon", "--data-path",
+    assert main(["train", "--model", "pixel_lstm", "--dataset", "palette", "--data-path",
                  palette_folder, "--lstm-units", "8", "--embedding-dim", "4", "--epochs", "2",
                  "--batch-size", "16", "--keep-best", "--verbose", "0", "--out", out]) == 0
     return out
@@ -47,6 +47,11 @@ def test_the_pixel_lstm_trains_on_palette_images_and_leaves_its_pictures(trained
         assert os.path.getsize(os.path.join(trained_lstm, picture)) > 1000
     model = zoo.load(trained_lstm)
     assert isinstance(model, zoo.PixelLSTM) and model.palette.shape == (4, 3)
+    from training.pictures import sample_images
+
+    shown = sample_images(model, 4)  # drawn indices become the palette's colours
+    assert shown.shape == (4, 6, 6, 3)
+    assert {tuple(c) for c in shown.reshape(-1, 3)} <= {tuple(c) for c in COLOURS}
     np.testing.assert_allclose(model.palette, COLOURS)
 
 
@@ -107,3 +112,27 @@ def test_the_sampling_benchmark_refuses_models_without_completion(capsys):
     assert main(["benchmark", "--mode", "sampling", "--model", "vae", "--dataset",
                  "digits"]) == 2
     assert "has no completion" in capsys.readouterr().err
+
+
+def test_a_folder_of_rgb_images_becomes_a_palette_data_set_to_train_on(tmp_path, capsys):
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        pixels = np.zeros((12, 12, 3), np.uint8) + 255
+        pixels[rng.integers(0, 6):, :6] = [200, 30, 30] if i % 2 else [30, 30, 200]
+        Image.fromarray(pixels).save(images / f"{i}.png")
+    out = tmp_path / "palette"
+    assert main(["palette-dataset", str(images), "--out", str(out), "--colours", "3",
+                 "--size", "6"]) == 0
+    assert "--dataset palette --data-path" in capsys.readouterr().out
+    dataset = data_lib.load_dataset("palette", str(out))
+    assert dataset.event_shape == (6, 6) and len(dataset.info["palette"]) == 3
+    assert main(["train", "--model", "pixel_lstm", "--dataset", "palette", "--data-path",
+                 str(out), "--lstm-units", "4", "--epochs", "1", "--verbose", "0", "--out",
+                 str(tmp_path / "run")]) == 0
+    assert main(["train", "--model", "pixel_lstm", "--dataset", "palette", "--epochs", "1",
+                 "--out", str(tmp_path / "run2")]) == 2
+    assert "--dataset palette reads a folder of your own" in capsys.readouterr().err

@@ -70,6 +70,9 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
             np.testing.assert_allclose(out["log_prob"], model.log_prob(x, **given("log_prob")),
                                        rtol=1e-5, atol=1e-3)
             assert "num_samples must be between 1 and" in str(out["error_num_samples"])
+        if capabilities.has_density:  # log_prob reads x: a wrong shape is refused
+            assert "Cannot feed value of shape" in str(out["error_shape"]) \
+                or "x must have shape" in str(out["error_shape"])
         if "error_values" in out and capabilities.has_density:
             message = ("Palette indices must be in" if model.observation_dtype == "int32"
                        else "must be in [0, 1]")

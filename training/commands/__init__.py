@@ -99,13 +99,22 @@ def parser():
 
     sub.add_parser("models", help="list the models with what each can do")
     sub.add_parser("datasets", help="list the data sets with their modality")
+    d = sub.add_parser("palette-dataset", help="turn a folder of your own RGB images into a "
+                       "palette data set (the Pokémon format) with a k-means palette")
+    d.add_argument("images", help="folder of .png/.jpg/.bmp/.gif images")
+    d.add_argument("--out", required=True, help="folder to write pixel_color.txt and "
+                   "colormap.txt into")
+    d.add_argument("--colours", type=int, default=16, help="palette size K (default 16)")
+    d.add_argument("--size", type=int, default=20, help="side of the square images in pixels "
+                   "(default 20)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the k-means (default 0)")
 
     v = sub.add_parser("evaluate", help="measure a preset or model folder with the standard "
                        "protocols and print the results (--write merges them into its "
                        "metrics.json)")
     v.add_argument("model", help="preset name or model folder")
     v.add_argument("--metrics", default="auto",
-                   help="comma-separated: elbo, nll, parzen, fd, error, or auto (the model's "
+                   help="comma-separated: elbo, nll, parzen, fd, error, baselines, or auto (the model's "
                         "headline metric: nll, else error, else fd) (default auto)")
     v.add_argument("--num-samples", type=int, default=5000,
                    help="k for an importance-sampled NLL (default 5000)")

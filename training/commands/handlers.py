@@ -140,7 +140,7 @@ def _models(args, verbose):
 
     for name in zoo.list_models():
         cls = zoo.get_model(name)
-        print(f"{name:12s} {cls.__name__:12s} {cls.capabilities.describe()}")
+        print(f"{name:21s} {cls.__name__:20s} {cls.capabilities.describe()}")
 
 
 def _datasets(args, verbose):
@@ -148,6 +148,17 @@ def _datasets(args, verbose):
 
     for name, modality, description in list_datasets():
         print(f"{name:14s} {modality:14s} {description}")
+
+
+def _palette_dataset(args, verbose):
+    from training.data import palette_images_from_folder, write_palette_dataset
+
+    indices, palette = palette_images_from_folder(args["images"], args["colours"], args["size"],
+                                                  seed=args["seed"])
+    write_palette_dataset(indices, palette, args["out"])
+    print(f"Palette data set: {args['out']} ({len(indices)} images of {args['size']}x"
+          f"{args['size']} pixels, {len(palette)} colours). Train on it with:\n  python -m "
+          f"training train --model pixel_lstm --dataset palette --data-path {args['out']}")
 
 
 def _experiment(name):
@@ -163,6 +174,7 @@ COMMANDS = {
     "train": _train, "evaluate": _evaluate, "plot": _plot, "make-preset": _make_preset,
     "leaderboard": _leaderboard, "train-classifier": _train_classifier, "export": _export,
     "benchmark": _benchmark, "models": _models, "datasets": _datasets,
+    "palette-dataset": _palette_dataset,
 }
 
 

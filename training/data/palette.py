@@ -161,6 +161,18 @@ def load_pokemon(path=None, allow_download=True):
     return load_palette_folder(folder, "pokemon")
 
 
+@register_dataset("palette", "palette_image",
+                  "a palette folder of your own (pixel_color.txt + colormap.txt, e.g. from "
+                  "`python -m training palette-dataset`), given by --data-path",
+                  accepts_path=True)
+def load_palette(path=None):
+    """Any palette folder; the path is required."""
+    if not path:
+        raise DataError(f"--dataset palette reads a folder of your own: pass it with "
+                        f"--data-path; {_FORMAT}.")
+    return load_palette_folder(path, "palette")
+
+
 def _read_rgb(path, size):
     from PIL import Image
 

@@ -15,8 +15,10 @@ set binarized once with seed 0), in nats, lower is better; Parzen = Parzen-windo
 log-likelihood of the grey test images (10,000 samples, sigma chosen on validation), in nats,
 higher is better (a weak metric); FD = Frechet distance in the `mnist_classifier` feature space
 (10,000 samples vs 10,000 test images), lower is better; test error = semi-supervised
-classification error on the 10k test images (100 labels). Each preset's card (its README.md)
-states the full protocol and recipe.
+classification error on the 10k test images (100 labels). Models with an exact density
+(autoregressive ones; k = "exact") report the exact -log p(x), with no estimator. Each data set
+has its own table: NLLs of different data sets do not compare. Each preset's card (its
+README.md) states the full protocol and recipe.
 
 """
 
@@ -31,7 +33,7 @@ def _fmt(value, digits=2, stderr=None):
 def _k_text(row):
     """k, plus the number of test images where the NLL used fewer than all 10,000."""
     if not row["k"]:
-        return "-"
+        return "exact" if row["nll"] is not None else "-"
     images = row["nll_images"]
     return f"{row['k']} ({images} images)" if images and images < 10000 else str(row["k"])
 
@@ -57,6 +59,9 @@ def rows():
             "error_std": metrics.get("test_error_std"),
             "error_seeds": len(metrics.get("test_error_seeds", {})),
             "epochs": meta.get("recipe", {}).get("epochs"),
+            "dataset": meta.get("recipe", {}).get("dataset", "mnist"),
+            "bits": metrics.get("test_bits_per_pixel"),
+            "baseline": metrics.get("baseline_position_nll"),
             "train_seconds": meta.get("train_seconds"),
             "hardware": hardware.get("description") or
             (f"{hardware.get('cpus')} CPUs ({hardware.get('machine')})" if hardware else "-"),
@@ -65,24 +70,36 @@ def rows():
 
 
 def render():
-    lines = [HEADER, "| preset | model | test NLL (nats) | k | Parzen (nats) | FD | epochs | "
-             "training time | hardware |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows():
-        time_text = f"{r['train_seconds'] / 60:.0f} min" if r["train_seconds"] else "-"
-        model = r["model"] + (f" (accuracy {r['accuracy']:.4f})" if r["accuracy"] else "")
-        if r["given_label"]:
-            model += " (NLL of log p(x\\|y), given the test label)"
-        if r["error_mean"] is not None:
-            model += (f" (test error {100 * r['error_mean']:.2f}% ± {100 * r['error_std']:.2f}% "
-                      f"over {r['error_seeds']} seeds)")
-        elif r["error"] is not None:
-            model += f" (test error {100 * r['error']:.2f}%)"
-        lines.append(
-            f"| [{r['name']}]({r['name']}/README.md) | {model} | "
-            f"{_fmt(r['nll'], 2, r['nll_stderr'])} | {_k_text(r)} | "
+    lines = [HEADER]
+    table = rows()
+    for dataset in sorted({r["dataset"] for r in table}, key=lambda d: (d != "mnist", d)):
+        lines += [f"## {dataset}", "", "| preset | model | test NLL (nats) | k | Parzen (nats) | "
+                  "FD | epochs | training time | hardware |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in (r for r in table if r["dataset"] == dataset):
+            lines.append(_row(r))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _row(r):
+    time_text = f"{r['train_seconds'] / 60:.0f} min" if r["train_seconds"] else "-"
+    model = r["model"] + (f" (accuracy {r['accuracy']:.4f})" if r["accuracy"] else "")
+    if r["given_label"]:
+        model += " (NLL of log p(x\\|y), given the test label)"
+    if r["error_mean"] is not None:
+        model += (f" (test error {100 * r['error_mean']:.2f}% ± {100 * r['error_std']:.2f}% "
+                  f"over {r['error_seeds']} seeds)")
+    elif r["error"] is not None:
+        model += f" (test error {100 * r['error']:.2f}%)"
+    nll = _fmt(r["nll"], 2, r["nll_stderr"])
+    if r["bits"] is not None:
+        nll += f" ({r['bits']:.3f} bits/pixel)"
+    if r["baseline"] is not None:
+        nll += f"; per-position baseline {r['baseline']:.2f}"
+    return (f"| [{r['name']}]({r['name']}/README.md) | {model} | {nll} | {_k_text(r)} | "
             f"{_fmt(r['parzen'], 1, r['parzen_stderr'])} | {_fmt(r['fd'])} | "
             f"{r['epochs'] or '-'} | {time_text} | {r['hardware']} |")
-    return "\n".join(lines) + "\n"
 
 
 def write_leaderboard(path=None):

@@ -150,6 +150,8 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     if "error" in metrics:
         evaluation.add_classification_error(results, model, x_test, arrays["y_test"][:n])
     if "parzen" in metrics or "fd" in metrics:
+        samples_are = ("mean images of p(x|z), z ~ p(z)" if model.capabilities.latent == "single"
+                       else "draws of the model")
         samples = np.concatenate([np.asarray(model.sample(1000, seed=[seed, i]))
                                   for i in range(10)])
     if "parzen" in metrics:
@@ -160,7 +162,7 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results.update(parzen_log_likelihood=mean, parzen_stderr=se, parzen_sigma=sigma)
         results["protocol"]["parzen"] = (
             "Parzen window (Goodfellow et al. 2014): Gaussian kernels on 10,000 model samples "
-            "(mean images of p(x|z), z ~ p(z)); sigma chosen over logspace(-1, 0, 10) on the 10k "
+            f"({samples_are}); sigma chosen over logspace(-1, 0, 10) on the 10k "
             f"grey validation images; mean log-likelihood of {len(grey_test)} grey test images, nats")
     if "fd" in metrics:
         classifier_model = zoo.load(classifier or default_classifier_path(), compile=False)
@@ -170,7 +172,7 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results.update(fd=fd)
         results["protocol"]["fd"] = (
             f"Frechet distance between the mnist_classifier feature-layer activations of "
-            f"{len(samples)} model samples (mean images) and {len(real)} grey test images")
+            f"{len(samples)} model samples ({samples_are}) and {len(real)} grey test images")
     if write:
         merged = read_json(f"{folder}/metrics.json")
         merged.update({k: v for k, v in results.items() if k != "protocol"})

@@ -76,7 +76,7 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
     metadata["train_command"] = run_meta.get("command")
     run_metrics = read_json(os.path.join(from_run, "metrics.json"))
     arrays = data_lib.prepare(data_lib.load_dataset(spec["train"]["dataset"]),
-                              spec["train"]["binarization"])
+                              resolve_recipe(dict(spec["train"]))["binarization"])
 
     def pictures(folder):
         pics = [k for k in ("samples", "reconstructions", "interpolation")
@@ -95,6 +95,9 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
         model.save_to_preset(aside, metadata=metadata,
                              metrics={"epochs": run_metrics.get("epochs"),
                                       "train_seconds": run_metrics.get("train_seconds"),
+                                      **{k: run_metrics[k] for k in ("best_epoch",
+                                                                     "best_val_loss")
+                                         if k in run_metrics},
                                       "protocol": {}},
                              write_extra=pictures)
         results = evaluate_preset(name, aside, num_samples, verbose)
@@ -168,6 +171,19 @@ def model_card(name, folder):
         if key in metrics:
             se = f" ± {metrics[se_key]:.2f}" if se_key and se_key in metrics else ""
             lines.append(f"| {label} | {metrics[key]:.2f}{se} {unit} | {protocol.get(proto, '')} |")
+    if "test_bits_per_pixel" in metrics:
+        lines.append(f"| test bits per pixel | {metrics['test_bits_per_pixel']:.4f} | "
+                     f"{protocol.get('bits_per_pixel', '')} |")
+    for baseline in ("frequency", "position"):
+        if f"baseline_{baseline}_nll" in metrics:
+            lines.append(
+                f"| baseline '{baseline}': test NLL | {metrics[f'baseline_{baseline}_nll']:.2f} ± "
+                f"{metrics[f'baseline_{baseline}_stderr']:.2f} nats "
+                f"({metrics[f'baseline_{baseline}_bits_per_pixel']:.4f} bits per pixel) | "
+                f"{protocol.get('baselines', '')} |")
+    if "best_epoch" in metrics:
+        lines.append(f"| epoch kept (--keep-best) | {metrics['best_epoch']} of "
+                     f"{metrics.get('epochs')} | the epoch with the lowest validation loss |")
     if "test_error" in metrics:
         lines.append(f"| test error (this model) | {100 * metrics['test_error']:.2f}% | "
                      f"{protocol.get('error', '')} |")
@@ -184,9 +200,16 @@ def model_card(name, folder):
               f"{meta.get('hardware', {}).get('cpus')} CPU cores "
               f"({meta.get('hardware', {}).get('machine')}); `python -m training make-preset "
               f"{name}` retrains, evaluates and rewrites this folder.", "",
-              "## Pictures", "", "Samples (mean images of p(x|z), z ~ p(z)):", "",
-              "![samples](samples.png)", "", "Test images and reconstructions:", "",
-              "![reconstructions](reconstructions.png)", ""]
+              "## Pictures", "", "Samples (mean images of p(x|z), z ~ p(z)):"
+              if zoo.get_model(spec["train"]["model"]).capabilities.latent == "single"
+              else "Samples (draws of the model):", "", "![samples](samples.png)", ""]
+    if os.path.exists(os.path.join(folder, "reconstructions.png")):
+        lines += ["Test images and reconstructions:", "", "![reconstructions](reconstructions.png)",
+                  ""]
+    if os.path.exists(os.path.join(folder, "completion.png")):
+        lines += ["Completion (the lecture's figure): each row holds the top half of a test "
+                  "image (the rest grey), six draws of the bottom half, and the original:", "",
+                  "![completion](completion.png)", ""]
     for kind in ("manifold", "digits", "analogies", "scatter", "interpolation", "pseudo_inputs"):
         if os.path.exists(os.path.join(folder, f"{kind}.png")):
             lines += [f"![{kind}]({kind}.png)", ""]

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.pictures import image_grid
+from training.pictures import image_grid, sample_images
 from zoo.atomic import TMP_PREFIX, write_json
 
 
@@ -66,8 +66,7 @@ class SampleGridToTensorBoard(keras.callbacks.Callback):
         self.writer = tf.summary.create_file_writer(self.log_dir)
 
     def on_epoch_end(self, epoch, logs=None):
-        grid = image_grid(self.model.to_images(
-            np.asarray(self.model.sample(self.num_samples, seed=self.seed))))
+        grid = image_grid(sample_images(self.model, self.num_samples, self.seed))
         with self.writer.as_default():
             tf.summary.image("samples", grid[None], step=epoch + 1)
         self.writer.flush()
@@ -139,7 +138,6 @@ class KeepBest(keras.callbacks.Callback):
         self.monitor = monitor
         self.best = math.inf
         self.best_epoch = 0
-        self.finished = False
 
     def on_train_begin(self, logs=None):
         if os.path.exists(self.state_path) and os.path.exists(self.weights_path):
@@ -158,8 +156,10 @@ class KeepBest(keras.callbacks.Callback):
             os.replace(temporary, self.weights_path)
             write_json(self.state_path, {"best": self.best, "epoch": self.best_epoch,
                                          "monitor": self.monitor})
-        self.finished = epoch + 1 == (self.params or {}).get("epochs")
 
     def on_train_end(self, logs=None):
-        if self.finished and self.best_epoch and os.path.exists(self.weights_path):
+        # A run stopped early (--time-limit) goes on later from its last epoch; a finished one
+        # (also one resumed after its last epoch) keeps its best.
+        if not self.model.stop_training and self.best_epoch and os.path.exists(
+                self.weights_path):
             self.model.load_weights(self.weights_path)

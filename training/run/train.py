@@ -77,7 +77,9 @@ def train(args, verbose=1):
     with folder_lock(work):
         if not resume:
             _start_afresh(work, args.get("restart"))
-            write_json(os.path.join(work, "recipe.json"), recipe)
+        # A resumed run records what it now runs (e.g. a new --epochs), so that the next
+        # --resume continues with it rather than with the first run's recipe.
+        write_json(os.path.join(work, "recipe.json"), recipe)
         result = _run(recipe, out, work, kind, strategy, chief, overwrite or resume, verbose)
         _empty_work_folder(work)
     with contextlib.suppress(OSError):  # empty but for a lock another run may take meanwhile

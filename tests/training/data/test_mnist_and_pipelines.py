@@ -136,7 +136,7 @@ def test_no_source_and_no_download(tmp_path, monkeypatch):
 
 def test_unknown_dataset():
     with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: digits, "
-                                        "jsb_chorales, mnist, pokemon"):
+                                        "jsb_chorales, mnist, palette, pokemon"):
         data_lib.load_dataset("cifar")
 
 

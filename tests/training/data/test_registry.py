@@ -11,7 +11,7 @@ def test_every_data_set_is_listed_with_its_modality():
     listed = {name: (modality, text) for name, modality, text in data_lib.list_datasets()}
     assert {name: m for name, (m, _) in listed.items()} == {
         "digits": "image", "jsb_chorales": "piano_roll", "mnist": "image",
-        "pokemon": "palette_image"}
+        "pokemon": "palette_image", "palette": "palette_image"}
     assert all(text for _, text in listed.values())
     assert [name for name, _, _ in data_lib.list_datasets()] == sorted(data_lib.DATASETS)
     assert "mnist" in data_lib.DATASETS and "cifar" not in data_lib.DATASETS
@@ -31,7 +31,7 @@ def test_load_dataset_returns_the_registered_modality():
 
 
 def test_a_path_for_a_data_set_that_reads_no_files():
-    with pytest.raises(DataError, match="'digits' reads no files.*jsb_chorales, mnist, pokemon"):
+    with pytest.raises(DataError, match="'digits' reads no files.*jsb_chorales, mnist, palette, pokemon"):
         data_lib.load_dataset("digits", "/some/path")
 
 
