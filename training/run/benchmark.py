@@ -143,6 +143,16 @@ def _window_timer():
     return WindowTimer()
 
 
+def machine_facts():
+    """The CPU, its logical CPUs, TF's CPU devices and the library versions of a result."""
+    import keras
+    import tensorflow as tf
+
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+            "cpu_devices": len(tf.config.list_logical_devices("CPU")),
+            "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
 def zoo_default_model():
     import zoo
 
@@ -151,9 +161,6 @@ def zoo_default_model():
 
 def benchmark_train(options, verbose=1):
     """Runs the train-mode benchmark; returns a dict of results (see `format_train`)."""
-    import keras
-    import tensorflow as tf
-
     from training.run import distribute
     from training.run.callbacks import StopOnNaN
     from training.run.options import resolve_recipe
@@ -191,20 +198,17 @@ def benchmark_train(options, verbose=1):
               callbacks=[StopOnNaN(), timer], shuffle=False, verbose=0)
     seconds = timer.seconds[warmup:]
     rate = steps * global_batch / float(np.median(seconds))
-    machine = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
-               "cpu_devices": len(tf.config.list_logical_devices("CPU")),
-               "tensorflow": tf.__version__, "keras": keras.__version__}
+    result = {
+        "model": recipe["model"], "batch_size": recipe["batch_size"],
+        "global_batch_size": global_batch, "strategy": kind,
+        "replicas": strategy.num_replicas_in_sync, "precision": recipe["precision"],
+        "jit_compile": bool(recipe["jit_compile"]), "steps_per_execution": spe,
+        "steps_per_window": steps, "windows": windows, "warmup_windows": warmup,
+        "images_per_second": rate, "step_ms": 1000 * global_batch / rate,
+        "window_seconds": seconds, "machine": machine_facts()}
     if shapes is None:
+        result["parameters"] = int(model.count_params())
         forward = model.forward_flops_per_image()
-        result = {
-            "model": recipe["model"], "batch_size": recipe["batch_size"],
-            "global_batch_size": global_batch, "strategy": kind,
-            "replicas": strategy.num_replicas_in_sync, "precision": recipe["precision"],
-            "jit_compile": bool(recipe["jit_compile"]), "steps_per_execution": spe,
-            "steps_per_window": steps, "windows": windows, "warmup_windows": warmup,
-            "images_per_second": rate, "step_ms": 1000 * global_batch / rate,
-            "window_seconds": seconds, "parameters": int(model.count_params()),
-            "machine": machine}
         if forward:
             result["flops_per_image"] = {"forward": forward, "backward": 2 * forward,
                                          "total": 3 * forward}
@@ -218,22 +222,14 @@ def benchmark_train(options, verbose=1):
     for jit in (False, True):
         ceilings["xla" if jit else "tf"] = matmul_ceiling(
             shapes, recipe["batch_size"], model.latent_dim, compute_dtype, steps, windows, jit)
-    result = {
-        "model": recipe["model"], "layers": [list(s) for s in shapes],
-        "activation": recipe["activation"], "batch_size": recipe["batch_size"],
-        "global_batch_size": global_batch, "strategy": kind,
-        "replicas": strategy.num_replicas_in_sync, "precision": recipe["precision"],
-        "jit_compile": bool(recipe["jit_compile"]), "steps_per_execution": spe,
-        "steps_per_window": steps, "windows": windows, "warmup_windows": warmup,
-        "images_per_second": rate, "step_ms": 1000 * global_batch / rate,
-        "window_seconds": seconds,
+    result.update({
+        "layers": [list(s) for s in shapes], "activation": recipe["activation"],
         "flops_per_image": {"forward": forward, "backward": backward, "total": flops},
         "gflops_per_second": rate * flops / 1e9,
         "ceiling_images_per_second": ceilings,
         "ceiling_gflops_per_second": max(ceilings.values()) * flops / 1e9,
         "fraction_of_ceiling": rate / max(ceilings.values()),
-        "machine": machine,
-    }
+    })
     if options.get("torch", True):
         result["pytorch"] = torch_benchmark(
             shapes, recipe, run["arrays"]["x_train"], steps, windows, warmup,
@@ -345,7 +341,6 @@ def benchmark_sampling(options, verbose=1):
     full re-evaluation (`sample(naive=True)`), each inside one tf.function, after a warm-up
     call; the model is built from the recipe's options (random weights: the cost does not
     depend on them)."""
-    import keras
     import tensorflow as tf
 
     from training.run.options import resolve_recipe
@@ -377,9 +372,7 @@ def benchmark_sampling(options, verbose=1):
             "speed_up": rows["naive"]["ms_per_image"] / rows["fast"]["ms_per_image"],
             "same_draws": bool(np.array_equal(fast, model.sample(naive_batch, seed=3,
                                                                  naive=True))),
-            "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
-                        "cpu_devices": len(tf.config.list_logical_devices("CPU")),
-                        "tensorflow": tf.__version__, "keras": keras.__version__}}
+            "machine": machine_facts()}
 
 
 def format_sampling(r):
