@@ -115,3 +115,23 @@ def digits():
 @pytest.fixture(params=MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
 def model_case(request):
     return request.param
+
+
+def install_tiny_preset_recipe(monkeypatch, tmp_path, **changes):
+    """Registers a tiny VAE preset recipe "vae_digits" (digits, 1 epoch, z = 2) with presets
+    written under tmp_path/presets and the current folder tmp_path; `changes` update the recipe
+    (`train` entries are merged into its training arguments). Returns tmp_path."""
+    from zoo import preset_recipes
+
+    monkeypatch.setenv("ZOO_PRESETS_DIR", str(tmp_path / "presets"))
+    os.makedirs(tmp_path / "presets")
+    monkeypatch.chdir(tmp_path)
+    recipe = {"train": {"model": "vae", "dataset": "digits", "latent_dim": 2,
+                        "hidden_units": [32], "binarization": "dynamic", "epochs": 1,
+                        "seed": 0},
+              "metrics": "elbo", "title": "tiny", "paper": "none", "anchor": "none",
+              "limits": "a test"}
+    recipe["train"].update(changes.pop("train", {}))
+    recipe.update(changes)
+    monkeypatch.setitem(preset_recipes.PRESETS, "vae_digits", recipe)
+    return tmp_path

@@ -179,7 +179,7 @@ class AutoregressiveModel(GenerativeModel):
         return self.head.make_distribution(params).log_prob(x)
 
     def per_example_losses(self, x, y=None, training=False):
-        condition = self.conditioning(y) if self.capabilities.conditional else {}
+        condition = self.conditioning(y)
         x = self.check_input(x)
         nll = -self.head.make_distribution(self.params(x, training=training, **condition)
                                            ).log_prob(x)

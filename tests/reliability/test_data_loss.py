@@ -15,7 +15,7 @@ import threading
 import pytest
 
 import zoo
-from tests.conftest import make_model
+from tests.conftest import install_tiny_preset_recipe, make_model
 from training.__main__ import main
 from training.presets import builder
 from training.run import train as train_lib
@@ -149,15 +149,7 @@ def test_train_never_empties_a_partial_folder_it_did_not_write(tmp_path, capsys)
 
 @pytest.fixture()
 def tiny_recipe(monkeypatch, tmp_path):
-    monkeypatch.setenv("ZOO_PRESETS_DIR", str(tmp_path / "presets"))
-    os.makedirs(tmp_path / "presets")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(recipes.PRESETS, "vae_digits", {
-        "train": {"model": "vae", "dataset": "digits", "latent_dim": 2, "hidden_units": [32],
-                  "binarization": "dynamic", "epochs": 1, "seed": 0},
-        "metrics": "elbo", "title": "tiny", "paper": "none", "anchor": "none",
-        "limits": "a test"})
-    return tmp_path
+    return install_tiny_preset_recipe(monkeypatch, tmp_path)
 
 
 def test_make_preset_failing_during_evaluation_keeps_the_old_preset(tiny_recipe, monkeypatch):

@@ -1,29 +1,21 @@
 """make-preset end to end on a tiny recipe: preset folder, evaluation, card, leaderboard."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 import zoo
-from zoo import preset_recipes as recipes
+from tests.conftest import install_tiny_preset_recipe
 from training.__main__ import main
 from training.evaluation.leaderboard import rows
 
 
 @pytest.fixture()
 def tiny_recipe(monkeypatch, tmp_path):
-    monkeypatch.setenv("ZOO_PRESETS_DIR", str(tmp_path / "presets"))
-    os.makedirs(tmp_path / "presets")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(recipes.PRESETS, "vae_digits", {
-        "train": {"model": "vae", "dataset": "digits", "latent_dim": 2, "hidden_units": [32],
-                  "binarization": "dynamic", "epochs": 2, "seed": 0},
-        "metrics": "elbo,nll,parzen", "title": "tiny", "paper": "none", "anchor": "none",
-        "limits": "a test", "pictures": ["manifold", "scatter"],
-    })
-    return tmp_path
+    return install_tiny_preset_recipe(monkeypatch, tmp_path, train={"epochs": 2},
+                                      metrics="elbo,nll,parzen",
+                                      pictures=["manifold", "scatter"])
 
 
 def test_make_preset_writes_an_evaluated_preset(tiny_recipe, capsys):
