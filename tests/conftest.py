@@ -53,6 +53,15 @@ MODEL_CASES = [
      {"filters": 4, "num_layers": 2, "kernel_size": 3, "output_units": 4}),
     ("conditional-pixelcnn", "conditional_pixelcnn",
      {"filters": 4, "num_layers": 2, "kernel_size": 3, "output_units": 4}),
+    ("note-rnn", "note_rnn", {"event_shape": (12, 88), "rnn_units": [8]}),
+    ("vrae-warmup-free-bits", "vrae",
+     {"event_shape": (12, 88), "rnn_units": [8], "encoder_units": [8], "kl_warmup_steps": 3,
+      "free_bits": 0.05}),
+    ("vrnn", "vrnn", {"event_shape": (12, 88), "rnn_units": 8, "hidden_units": 8}),
+    ("draw-attention", "draw",
+     {"num_steps": 3, "encoder_units": 8, "decoder_units": 8, "read_size": 2, "write_size": 3}),
+    ("draw-no-attention", "draw",
+     {"num_steps": 2, "attention": False, "encoder_units": 8, "decoder_units": 8}),
 ]
 
 
@@ -66,8 +75,29 @@ def make_model(name, overrides):
     return cls(**{**arguments, **overrides})
 
 
+def piano_rolls(n, steps, seed=0):
+    """n tiny binary rolls [n, steps, 88]: three-note chords in the middle of the keyboard, each
+    held for two steps, from a seeded stream."""
+    rng = np.random.default_rng(seed)
+    rolls = np.zeros((n, steps, 88), np.float32)
+    for i in range(n):
+        for t in range(0, steps, 2):
+            root = rng.integers(30, 50)
+            rolls[i, t:t + 2, [root, root + 4, root + 7]] = 1.0
+    return rolls
+
+
+def step_masks(n, steps):
+    """Masks [n, steps] of sequences of lengths steps, steps - 1, steps - 2, steps - 3, ..."""
+    lengths = steps - np.arange(n) % 4
+    return (np.arange(steps)[None, :] < lengths[:, None]).astype(np.float32)
+
+
 def inputs_for(model, n=16, seed=0):
-    """A batch of valid inputs for `model` from the digits data (indices for palette models)."""
+    """A batch of valid inputs for `model` from the digits data (indices for palette models,
+    synthetic rolls for sequence models)."""
+    if model.modality == "piano_roll":
+        return piano_rolls(n, model.event_shape[0], seed)
     x = data_lib.load_digits().train.x[:n]
     likelihood = getattr(model, "likelihood_name", None)  # models with a likelihood head
     if likelihood == "categorical":
@@ -86,9 +116,12 @@ def fit_arguments(model, x):
 
 def targets_for(model, n=16):
     """The y of `fit(x, y)` for models whose batches carry targets (None for the others):
-    labels (every other one -1, unlabelled, for semi-supervised models) or training indices."""
+    labels (every other one -1, unlabelled, for semi-supervised models), training indices or
+    step masks."""
     labels = data_lib.load_digits().train.y[:n].astype(np.int32)
     targets = model.capabilities.training_targets
+    if targets == "mask":
+        return step_masks(n, model.event_shape[0])
     if targets == "labels":
         if model.capabilities.semi_supervised:
             labels = np.where(np.arange(n) % 2 == 0, labels, -1).astype(np.int32)
@@ -100,10 +133,13 @@ def targets_for(model, n=16):
 
 def condition_for(model, n=16, endpoint=None):
     """Keyword arguments with the first n digit labels for a model's methods: for conditional
-    models always, else only for an exported `endpoint` that takes labels."""
+    models always, else only for an exported `endpoint` that takes labels; sequence models get
+    step masks."""
     labels = data_lib.load_digits().train.y[:n].astype(np.int32)
     if endpoint is not None:
         return {"labels": labels} if endpoint in model.labelled_endpoints else {}
+    if model.capabilities.training_targets == "mask":
+        return model.conditioning(step_masks(n, model.event_shape[0]))
     return model.conditioning(labels)
 
 

@@ -50,11 +50,28 @@ def save_png(path, grid, title=None, scale=4):
     return path
 
 
+def as_images(model, values):
+    """A model's outputs (draws, mean images, note probabilities) as images in [0, 1]: palette
+    indices become their colours, piano rolls [T, 88] images [88, T] (highest key on top)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" or model.modality == "piano_roll":
+        return model.to_images(values)
+    return values
+
+
+def picture_targets(model, arrays):
+    """The y that pictures take with the test inputs: what the model's methods take besides x
+    (labels of conditional models, masks of sequences), else the labels."""
+    from training.data import method_targets
+
+    targets = method_targets(model.capabilities, arrays, "test")
+    return arrays["y_test"] if targets is None else targets
+
+
 def sample_images(model, num_samples=64, seed=0):
     """The model's samples as images in [0, 1]: mean images of p(x|z) for latent models, draws
-    for the others; drawn palette indices become their colours."""
-    samples = np.asarray(model.sample(num_samples, seed=seed))
-    return model.to_images(samples) if samples.dtype.kind in "iu" else samples
+    for the others (see `as_images`)."""
+    return as_images(model, model.sample(num_samples, seed=seed))
 
 
 def sample_grid(model, num_samples=64, seed=0):
@@ -68,7 +85,7 @@ def reconstruction_grid(model, x, columns=10, y=None):
     keep = columns * (len(x) // columns)
     x = np.asarray(x)[:keep]
     y = None if y is None else np.asarray(y)[:keep]
-    recon = to_display(np.asarray(model.reconstruct(x, **model.conditioning(y))))
+    recon = to_display(as_images(model, model.reconstruct(x, **model.conditioning(y))))
     x = to_display(model.to_images(x))
     rows = []
     for start in range(0, len(x), columns):
@@ -154,11 +171,60 @@ def save_latent_scatter(path, model, x, labels, title=None):
 
 
 def _interpolation(model, path, x_test, y_test, seed):
+    if model.modality == "piano_roll":
+        return save_interpolation(model, path, x_test[0], x_test[1], y_test[0], y_test[1],
+                                  seed=seed)
     rng = np.random.default_rng(seed)
     a, b = rng.choice(len(x_test), 8, replace=False), rng.choice(len(x_test), 8, replace=False)
     return save_png(path, interpolation_grid(model, x_test[a], x_test[b], y_a=y_test[a],
                                              y_b=y_test[b]),
                     title="interpolation between posterior means (inputs at the ends)")
+
+
+# --- piano rolls: one row per sequence, time across, pitch up ---------------------------------
+def _rolls_figure(path, rolls, titles):
+    from training.data.music import piano_roll_figure
+
+    return piano_roll_figure(path, [np.asarray(r) for r in rolls], titles=titles)
+
+
+def _lengths(mask):
+    return np.asarray(mask).sum(1).astype(int)
+
+
+def save_samples(model, path, seed=0, title="samples", num_samples=100):
+    """The samples picture: a grid of num_samples images, or 6 piano rolls for sequence
+    models."""
+    if model.modality == "piano_roll":
+        rolls = np.asarray(model.sample(6, seed=seed))
+        return _rolls_figure(path, rolls, [f"{type(model).__name__} sample {i + 1} (seed "
+                                           f"{seed})" for i in range(len(rolls))])
+    return save_png(path, sample_grid(model, num_samples, seed=seed), title=title)
+
+
+def save_reconstructions(model, path, x, y):
+    """Inputs above their reconstructions: an image grid, or for sequence models 3 test rolls,
+    each above its reconstruction (each step's note probabilities given the previous steps;
+    darker = more likely), trimmed to their lengths."""
+    if model.modality == "piano_roll":
+        x, y = np.asarray(x[:3]), np.asarray(y[:3])
+        recon = np.asarray(model.reconstruct(x, **model.conditioning(y)))
+        lengths = _lengths(y)
+        rolls = [r for i in range(len(x)) for r in (x[i][:lengths[i]], recon[i][:lengths[i]])]
+        titles = [t for i in range(len(x)) for t in (f"test sequence {i + 1}",
+                                                     "its reconstruction (note probabilities)")]
+        return _rolls_figure(path, rolls, titles)
+    return save_png(path, reconstruction_grid(model, x[:50], y=y[:50]),
+                    title="test inputs (odd rows) and reconstructions (even rows)")
+
+
+def save_interpolation(model, path, x_a, x_b, y_a, y_b, steps=5, seed=0):
+    """Sequence models: the rolls decoded along the line from one test sequence's posterior
+    mean to another's (`model.interpolate`, the same noise for every row)."""
+    rolls = np.asarray(model.interpolate(x_a, x_b, steps=steps, mask_a=y_a, mask_b=y_b,
+                                         seed=seed))
+    return _rolls_figure(path, rolls, [f"{int(round(100 * t))}% of the way from test sequence "
+                                       "A to B" for t in np.linspace(0, 1, steps)])
 
 
 # kind -> (what the model must be able to do, writer(model, path, x_test, y_test, seed)).
@@ -167,15 +233,17 @@ def _has_latent(model):
     return model.capabilities.latent == "single"
 
 
+def _has_image_latent(model):
+    return _has_latent(model) and model.modality != "piano_roll"
+
+
 PLOT_WRITERS = {
-    "samples": (lambda m: True, lambda m, path, x, y, seed: save_png(
-        path, sample_grid(m, 100, seed=seed), title="samples")),
-    "reconstructions": (_has_latent, lambda m, path, x, y, seed: save_png(
-        path, reconstruction_grid(m, x[:50], y=y[:50]),
-        title="test inputs (odd rows) and reconstructions (even rows)")),
-    "manifold": (_has_latent, lambda m, path, x, y, seed: save_png(
+    "samples": (lambda m: True, lambda m, path, x, y, seed: save_samples(m, path, seed)),
+    "reconstructions": (_has_latent, lambda m, path, x, y, seed: save_reconstructions(
+        m, path, x, y)),
+    "manifold": (_has_image_latent, lambda m, path, x, y, seed: save_png(
         path, manifold_grid(m), title="learned 2-D manifold", scale=2)),
-    "scatter": (_has_latent, lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y)),
+    "scatter": (_has_image_latent, lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y)),
     "interpolation": (_has_latent, _interpolation),
     "digits": (lambda m: "decode" in m.labelled_endpoints, lambda m, path, x, y, seed: save_png(
         path, digit_grid(m, seed=seed), title="one z ~ p(z) per row, decoded as each digit 0-9")),
@@ -205,11 +273,9 @@ def plot(model, kind, path, x_test, y_test, seed=0):
 def write_run_pictures(model, folder, x_test, y_test):
     """The pictures a finished training run leaves in its model folder: samples,
     reconstructions for models that reconstruct, completions for models that complete."""
-    save_png(f"{folder}/samples.png", sample_grid(model),
-             title=f"{type(model).__name__}: samples")
+    save_samples(model, f"{folder}/samples.png", title=f"{type(model).__name__}: samples",
+                 num_samples=64)
     if _has_latent(model):
-        save_png(f"{folder}/reconstructions.png",
-                 reconstruction_grid(model, x_test[:50], y=y_test[:50]),
-                 title="test inputs (odd rows) and reconstructions (even rows)")
+        save_reconstructions(model, f"{folder}/reconstructions.png", x_test, y_test)
     if model.capabilities.completion:
         plot(model, "completion", f"{folder}/completion.png", x_test, y_test)

@@ -26,7 +26,7 @@ _LAZY = {
     "FeatureClassifier": ("zoo.feature_classifier", "FeatureClassifier"),
     **{name: ("zoo.models", name) for name in (
         "Autoencoder", "CVAE", "GAE", "IWAE", "M1M2", "M2", "MODELS", "PixelLSTM", "PixelCNN",
-        "ConditionalPixelCNN", "VAE",
+        "ConditionalPixelCNN", "DRAW", "NoteRNN", "VAE", "VRAE", "VRNN",
         "VampPrior")},
     "list_presets": ("zoo.presets", "list_presets"),
     "describe_presets": ("zoo.presets", "describe_presets"),

@@ -216,9 +216,9 @@ class GenerativeModel(keras.Model):
             "images (e.g. x.reshape(-1, 28, 28, 1)) or build the model for this shape."
         )
 
-    def check_count(self, num_samples, name="num_samples"):
+    def check_count(self, num_samples, name="num_samples", **limits):
         """See the module's `check_count`: [1, MAX_SAMPLES_PER_CALL], eager or in the graph."""
-        return check_count(num_samples, name)
+        return check_count(num_samples, name, **limits)
 
     # --- Keras training: one optimizer per parameter group -----------------------------------
     @property

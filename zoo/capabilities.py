@@ -16,7 +16,7 @@ import math
 
 DENSITIES = ("exact", "bound", "none")
 LATENTS = ("none", "single", "sequence")
-TRAINING_TARGETS = (None, "labels", "index")
+TRAINING_TARGETS = (None, "labels", "index", "mask")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +32,8 @@ class Capabilities:
         semi_supervised: training labels may be -1 (unlabelled).
         completion: `complete(x, num_known, num_samples, seed)` fills in partial inputs.
         training_targets: what a training batch carries as the `y` of `fit(x, y)`: None,
-            "labels" or "index" (the position of each image in the training set).
+            "labels", "index" (the position of each image in the training set) or "mask"
+            (sequence models: [B, T], 1 for the steps each sequence has).
         optimizers: names of the parameter groups, each trained by its own optimizer on its own
             loss, in update order (one group, "model", for most models).
         objective: short name of the training objective ("elbo", "iwae", ...), for listings and

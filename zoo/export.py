@@ -18,6 +18,10 @@ Models with an exact density (the autoregressive ones) compute `log_prob` exactl
 `complete` (capability `completion`): the first `num_known` pixels of each x in raster order are
 kept and the rest drawn, one completion per image (repeat x for several).
 
+Sequence models (piano rolls, `zoo.sequence`) take rolls of any length, x [None, None, 88], with
+a `mask` [None, None] (1 = the step counts) in `log_prob`, `serving_default` and `encode`, and
+`num_steps` (int32 scalar) in `sample` and `decode` (see `sequence_endpoints`).
+
 Conditional models add `labels` (int32 [None], one class per example or per sample) to the
 signatures named by `model.labelled_endpoints` (the CVAE: all five; M2: decode and sample), and
 the semi-supervised model adds `classify` (x -> probabilities, label).
@@ -138,6 +142,66 @@ def standard_endpoints(model):
         if name in endpoints:
             fn, specs = endpoints[name]
             endpoints[name] = (fn, [*specs, labels_spec])
+    return endpoints
+
+
+def sequence_endpoints(model):
+    """The signatures of sequence models (`zoo.sequence`), which replace the standard ones of
+    the same name: rolls x [None, None, K] of any length with a `mask` [None, None] (float32,
+    1 = the step counts), and `num_steps` (int32 scalar) for what they generate.
+
+    `sample`: num_samples, seed, num_steps -> x (drawn notes) [, z];  `log_prob`: x, mask,
+    num_samples, seed -> log_prob; with one latent also `serving_default` (x, mask ->
+    reconstruction: each step's note probabilities given the previous steps at the posterior
+    mean), `encode` (x, mask -> mean, stddev) and `decode` (z, num_steps -> mean: the greedy
+    decoding's note probabilities, notes: its notes)."""
+    capabilities = model.capabilities
+    x_spec = tf.TensorSpec([None, None, model.num_keys], tf.float32, name="x")
+    mask_spec = tf.TensorSpec([None, None], tf.float32, name="mask")
+    n_spec = tf.TensorSpec([], tf.int32, name="num_samples")
+    steps_spec = tf.TensorSpec([], tf.int32, name="num_steps")
+    seed_spec = tf.TensorSpec([2], tf.int32, name="seed")
+
+    def checked_x(x):
+        message = f"x must have shape [batch, steps, {model.num_keys}]"
+        keys = tf.debugging.assert_equal(tf.shape(x)[2], model.num_keys, message=message)
+        return _checked(x, [keys, *model.value_assertions(x)])
+
+    def given(x, mask):
+        x = checked_x(x)
+        return x, model.step_mask(x, mask)
+
+    def sample(num_samples, seed, num_steps):
+        num_samples = _checked(num_samples, _count_assertions(num_samples))
+        return model.sample_outputs(num_samples, seed, num_steps=num_steps)
+
+    endpoints = {"sample": (sample, [n_spec, seed_spec, steps_spec])}
+    if capabilities.has_density:
+        def log_prob(x, mask, num_samples, seed):
+            num_samples = _checked(num_samples, _count_assertions(num_samples))
+            x, mask = given(x, mask)
+            return {"log_prob": model.log_prob(x, num_samples=num_samples, seed=seed,
+                                               chunk_size=LOG_PROB_CHUNK, mask=mask)}
+
+        endpoints["log_prob"] = (log_prob, [x_spec, mask_spec, n_spec, seed_spec])
+    if capabilities.latent == "single":
+        def serving_default(x, mask):
+            x, mask = given(x, mask)
+            return {"reconstruction": model.reconstruct(x, mask=mask)}
+
+        def encode(x, mask):
+            x, mask = given(x, mask)
+            return model.encode_outputs(x, mask=mask)
+
+        def decode(z, num_steps):
+            z = _checked(z, [_shape_assertion(z, model.latent_shape, "z"),
+                             tf.debugging.assert_all_finite(z, "z must be finite (no NaN or inf)")])
+            return model.decode_outputs(z, num_steps=model.check_num_steps(num_steps))
+
+        z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
+        endpoints.update({"serving_default": (serving_default, [x_spec, mask_spec]),
+                          "encode": (encode, [x_spec, mask_spec]),
+                          "decode": (decode, [z_spec, steps_spec])})
     return endpoints
 
 

@@ -13,10 +13,14 @@ import pytest
 import zoo
 from training import data as data_lib
 from training.evaluation.leaderboard import render
+from training.pictures import picture_targets
 from zoo.presets import presets_dir
 
-SHARED_POKEMON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "..", "shared", "data", "pokemon")
+SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "..", "shared", "data")
+# data set -> (environment variable, the shared folder its loader reads through it)
+SHARED_FOLDERS = {"pokemon": ("ZOO_POKEMON_DIR", os.path.join(SHARED_DATA, "pokemon")),
+                  "jsb_chorales": ("ZOO_JSB_DIR", os.path.join(SHARED_DATA, "jsb_chorales"))}
 PRESETS = zoo.list_presets()
 GENERATIVE = [p for p in PRESETS if p != "mnist_classifier"]
 
@@ -35,6 +39,7 @@ import numpy as np
 import zoo
 from training import data
 from training.evaluation.classifier import golden_logits
+from training.pictures import picture_targets
 from training.presets.builder import golden_values
 out = {}
 for name in zoo.list_presets():
@@ -49,17 +54,18 @@ for name in zoo.list_presets():
         out[name] = {"skipped": str(e)}
         continue
     arrays = data.prepare(ds, recipe["binarization"])
-    out[name] = golden_values(model, arrays["x_test"], arrays["y_test"])
+    out[name] = golden_values(model, arrays["x_test"], picture_targets(model, arrays))
 json.dump(out, sys.stdout)
 """
 
 
 def data_environment():
-    """The environment in which presets find their data: the shared Pokémon sprites when they
-    are next to the repository (../shared/data/pokemon), never a download."""
+    """The environment in which presets find their data: the shared Pokémon sprites and JSB
+    chorales when they are next to the repository (../shared/data), never a download."""
     environment = dict(os.environ)
-    if os.path.isdir(SHARED_POKEMON):
-        environment.setdefault("ZOO_POKEMON_DIR", SHARED_POKEMON)
+    for variable, folder in SHARED_FOLDERS.values():
+        if os.path.isdir(folder):
+            environment.setdefault(variable, folder)
     return environment
 
 
@@ -95,7 +101,10 @@ def test_every_preset_loads_in_a_fresh_process_with_its_golden_values(tmp_path):
         with open(os.path.join(presets_dir(), name, "golden.json")) as f:
             golden = json.load(f)
         if "skipped" in measured[name]:
-            assert "ZOO_POKEMON_DIR" not in data_environment(), measured[name]["skipped"]
+            dataset = json.load(open(os.path.join(presets_dir(), name, "metadata.json"))
+                                )["recipe"]["dataset"]
+            shared = SHARED_FOLDERS.get(dataset, (None, ""))[1]
+            assert not os.path.isdir(shared), measured[name]["skipped"]
             continue  # its data are not on this machine
         for key, value in golden.items():
             np.testing.assert_allclose(measured[name][key], value, rtol=1e-4, atol=1e-4,
@@ -111,10 +120,13 @@ def test_every_preset_exports_and_serves_in_the_session_loader(name, tmp_path, m
 
     model = zoo.load(name, compile=False)
     recipe, arrays = preset_arrays(name, monkeypatch)
-    x, labels = arrays["x_test"][:3], arrays["y_test"][:3].astype(np.int32)
-    out = run_in_fresh_process(export_model(model, str(tmp_path / name)), x, tmp_path, labels)
+    x, targets = arrays["x_test"][:3], picture_targets(model, arrays)[:3]
+    sequence = model.modality == "piano_roll"  # its signatures take the step masks
+    out = run_in_fresh_process(export_model(model, str(tmp_path / name)), x, tmp_path,
+                               labels=None if sequence else targets.astype(np.int32),
+                               mask=targets if sequence else None)
     assert json.loads(str(out["imported_project_or_tfp"])) == []
-    given = model.conditioning(labels)
+    given = model.conditioning(targets)
     assert out["sample_a1_x"].shape == (6, *x.shape[1:])
     if model.capabilities.latent == "single":
         np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x, **given),

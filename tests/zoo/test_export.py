@@ -16,9 +16,10 @@ from zoo.export import MAX_SAMPLES, export_model, next_version
 LOADER = training.serving.session_loader.__file__
 
 
-def run_in_fresh_process(export_dir, x, tmp_path, labels=None):
+def run_in_fresh_process(export_dir, x, tmp_path, labels=None, mask=None):
     inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
-    np.savez(inputs, x=x, **({} if labels is None else {"labels": labels}))
+    extra = {k: v for k, v in (("labels", labels), ("mask", mask)) if v is not None}
+    np.savez(inputs, x=x, **extra)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run([sys.executable, LOADER, export_dir, str(inputs), str(outputs)],
                             capture_output=True, text=True, cwd=str(tmp_path), env=env,
@@ -32,6 +33,8 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
     _, name, overrides = model_case
     model = make_model(name, overrides)
     x = inputs_for(model, n=5)
+    if model.modality == "piano_roll":
+        return check_sequence_export(model, x, tmp_path)
     # The labels the loader feeds to every signature that takes them.
     labels = {**condition_for(model, n=5, endpoint="decode"), **condition_for(model, n=5)
               }.get("labels")
@@ -49,7 +52,8 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         {"encode", "decode"} if capabilities.latent == "single" else set()) | (
         {"log_prob"} if capabilities.has_density else set()) | (
         {"classify"} if capabilities.classifier else set()) | (
-        {"complete"} if capabilities.completion else set())
+        {"complete"} if capabilities.completion else set()) | (
+        set(model.serving_endpoints()))  # a model's own signatures (DRAW: canvases)
     assert set(model.exported_endpoints()) == expected
     assert set(json.loads(str(out["signatures"]))) == expected
     np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])  # seeded
@@ -66,9 +70,12 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         assert out["sample_a1_x"].shape == (6, *model.event_shape)
         np.testing.assert_allclose(out["sample_a1_x"], model.sample(
             6, seed=np.array([1, 2]), **given("sample", 6)), atol=1e-5)
-        if capabilities.has_density:
-            np.testing.assert_allclose(out["log_prob"], model.log_prob(x, **given("log_prob")),
-                                       rtol=1e-5, atol=1e-3)
+        if "reconstruction" in out:  # a serving_default that reads x (DRAW)
+            np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x), atol=1e-5)
+        if capabilities.has_density:  # the loader's k and seed (exact densities ignore them)
+            np.testing.assert_allclose(out["log_prob"], model.log_prob(
+                x, num_samples=16, seed=np.array([1, 2]), **given("log_prob")),
+                rtol=1e-5, atol=1e-3)
             assert "num_samples must be between 1 and" in str(out["error_num_samples"])
         if capabilities.has_density:  # log_prob reads x: a wrong shape is refused
             assert "Cannot feed value of shape" in str(out["error_shape"]) \
@@ -124,6 +131,35 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         assert "must be in [0, 1]" in str(out["error_values"])
     if model.likelihood_name == "categorical":
         assert "Palette indices must be in" in str(out["error_values"])
+
+
+def check_sequence_export(model, x, tmp_path):
+    """Sequence signatures: rolls of any length with a mask, num_steps for what is generated."""
+    mask = condition_for(model, n=len(x))["mask"]
+    out = run_in_fresh_process(export_model(model, str(tmp_path / "export")), x, tmp_path,
+                               mask=mask)
+    assert json.loads(str(out["imported_project_or_tfp"])) == []
+    single = model.capabilities.latent == "single"
+    expected = {"serving_default", "sample", "log_prob"} | ({"encode", "decode"} if single
+                                                           else set())
+    assert set(json.loads(str(out["signatures"]))) == set(model.exported_endpoints()) == expected
+    seed, steps = np.array([1, 2]), x.shape[1]
+    np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])
+    assert out["sample_a1_x"].shape == (6, steps, 88)
+    np.testing.assert_array_equal(out["sample_a1_x"], model.sample(6, seed=seed,
+                                                                   num_steps=steps))
+    np.testing.assert_allclose(out["log_prob"], model.log_prob(x, num_samples=16, seed=seed,
+                                                               mask=mask), atol=1e-3)
+    if single:
+        np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x, mask=mask),
+                                   atol=1e-5)
+        np.testing.assert_allclose(out["encode_mean"], model.encode(x, mask=mask), atol=1e-5)
+        np.testing.assert_allclose(out["decode_mean"],
+                                   model.decode(out["encode_mean"], num_steps=steps), atol=1e-5)
+    assert "num_samples must be between 1 and" in str(out["error_num_samples"])
+    assert "Cannot feed value of shape" in str(out["error_shape"])
+    assert "The notes must be 0 or 1" in str(out["error_values"])
+    assert f"num_samples must be between 1 and {MAX_SAMPLES}" in str(out["error_sample_count"])
 
 
 def test_in_graph_shape_check_has_a_readable_message():

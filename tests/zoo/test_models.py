@@ -84,7 +84,7 @@ def test_shapes(model_case):
     assert model.decode(z, **given).shape == image_shape
     assert model.sample(3, seed=0).shape == (3, *image_shape[1:])
     batches = tf.data.Dataset.from_tensor_slices(
-        x if not given else (x, given["labels"])).batch(5)
+        x if not given else (x, *given.values())).batch(5)
     assert model.predict(batches, verbose=0).shape == image_shape
     assert model.likelihood(z, **given).log_prob(x).shape == (5,)
     if model.capabilities.has_density:

@@ -36,8 +36,9 @@ def _import_tensorflow_quietly():
 
 def _option_flag(parser, option, help_text, default_text):
     kwargs = {"dest": option.name, "default": None}
-    if option.type is bool:
-        kwargs["action"] = "store_true"
+    if option.type is bool:  # --flag, and --no-flag for an option that is on by default
+        kwargs["action"] = (argparse.BooleanOptionalAction if option.default else
+                            "store_true")
     else:
         # Values are checked (and converted) by Option.check, with a message naming the flag.
         kwargs["metavar"] = {int: "N", float: "X", list: "N,N,..."}.get(option.type, "TEXT")
@@ -120,6 +121,10 @@ def parser():
                    help="k for an importance-sampled NLL (default 5000)")
     v.add_argument("--max-images", type=int, help="only the first N test images (quick checks)")
     v.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    v.add_argument("--dataset", help="measure on the test split of this data set of the same "
+                   "kind instead of the model's own (results prefixed with its name)")
+    v.add_argument("--data-path", help="where --dataset's files are (default: its loader's "
+                   "chain)")
     v.add_argument("--out", help="also write the results to this JSON file")
     v.add_argument("--write", action="store_true",
                    help="merge the results into the folder's metrics.json; for a shipped preset "
@@ -136,6 +141,18 @@ def parser():
                                  "path; pictures/<preset>_<kind>.png here for a preset)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     g.add_argument("--seed", type=int, default=0, help="(default 0)")
+
+    s = sub.add_parser("sample", help="write a model's samples as files: MIDI and a piano-roll "
+                       "picture for sequence models, PNG and .npy for image models")
+    s.add_argument("model", help="preset name or model folder")
+    s.add_argument("--out", required=True, help="folder to write the files into")
+    s.add_argument("--num-samples", type=int, default=4, help="(default 4)")
+    s.add_argument("--num-steps", type=int,
+                   help="sequence models: steps per sample (default: the model's)")
+    s.add_argument("--interpolate", metavar="A,B",
+                   help="sequence models with one latent: also write interpolation.mid between "
+                        "test sequences A and B (e.g. 0,1)")
+    s.add_argument("--seed", type=int, default=0, help="(default 0)")
 
     m = sub.add_parser("make-preset", help="train, evaluate and write a pretrained preset")
     m.add_argument("name", help="a preset recipe (zoo/preset_recipes.py)")

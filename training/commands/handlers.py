@@ -32,8 +32,15 @@ def _evaluate(args, verbose):
     results = evaluate(
         args["model"], parse_metrics(args["metrics"]), num_samples=args["num_samples"],
         max_images=args["max_images"], seed=args["seed"], write=args.get("write", False),
-        verbose=verbose)
-    print(format_results(results))
+        verbose=verbose, dataset=args.get("dataset"), data_path=args.get("data_path"))
+    other = args.get("dataset")
+    if other:  # the keys carry the data set's name; print them as the usual lines
+        prefix = f"{other}_"
+        print(f"On the test split of {other}:")
+        print(format_results({k[len(prefix):]: v for k, v in results.items()
+                              if k.startswith(prefix)}))
+    else:
+        print(format_results(results))
     if out is not None:
         print(f"Results: {write_json(out, results)}")
     if args.get("write"):
@@ -45,7 +52,7 @@ def _plot(args, verbose):
 
     import zoo
     from training.evaluation.suite import folder_data
-    from training.pictures import plot
+    from training.pictures import plot, picture_targets
     from zoo.presets import is_preset_folder, resolve
     from zoo.saving import is_model_folder, update_folder_files
 
@@ -76,12 +83,41 @@ def _plot(args, verbose):
         # otherwise no longer verify.
         with tempfile.TemporaryDirectory() as tmp:
             drawn = plot(model, kind, os.path.join(tmp, os.path.basename(path)),
-                         arrays["x_test"], arrays["y_test"], seed=args["seed"])
+                         arrays["x_test"], picture_targets(model, arrays), seed=args["seed"])
             with open(drawn, "rb") as f:
                 update_folder_files(into, files={os.path.basename(path): f.read()})
     else:
-        path = plot(model, kind, path, arrays["x_test"], arrays["y_test"], seed=args["seed"])
+        path = plot(model, kind, path, arrays["x_test"], picture_targets(model, arrays),
+                    seed=args["seed"])
     print(f"Picture: {path}")
+
+
+def _sample(args, verbose):
+    import zoo
+    from training.evaluation.suite import folder_data
+    from training.samples import write_interpolation, write_samples
+    from zoo.checks import check_count
+
+    between = None
+    if args.get("interpolate"):
+        try:
+            between = tuple(int(i) for i in args["interpolate"].split(","))
+        except ValueError:
+            between = ()
+        if len(between) != 2:
+            raise ValueError(f"--interpolate takes two test sequence numbers A,B (e.g. 0,1), got "
+                             f"{args['interpolate']!r}.")
+    check_count(args["num_samples"], "--num-samples", maximum=1000)
+    if args.get("num_steps") is not None:
+        check_count(args["num_steps"], "--num-steps", maximum=100000)
+    model = zoo.load(args["model"], compile=False)
+    paths = write_samples(model, args["out"], args["num_samples"], args.get("num_steps"),
+                          args["seed"])
+    if between is not None:
+        _, arrays = folder_data(zoo.presets.resolve(args["model"]))
+        paths += write_interpolation(model, args["out"], arrays["x_test"], arrays["mask_test"],
+                                     between, seed=args["seed"])
+    print("\n".join(["Wrote:"] + [f"  {p}" for p in paths]))
 
 
 def _make_preset(args, verbose):
@@ -174,7 +210,7 @@ COMMANDS = {
     "train": _train, "evaluate": _evaluate, "plot": _plot, "make-preset": _make_preset,
     "leaderboard": _leaderboard, "train-classifier": _train_classifier, "export": _export,
     "benchmark": _benchmark, "models": _models, "datasets": _datasets,
-    "palette-dataset": _palette_dataset,
+    "palette-dataset": _palette_dataset, "sample": _sample,
 }
 
 

@@ -71,7 +71,9 @@ def _prepare_piano_roll(dataset, binarization):
     arrays = _arrays(dataset, dataset.train.x, dataset.validation.x, dataset.test.x, False,
                      protocol)
     return {**arrays, "lengths_train": dataset.train.lengths,
-            "lengths_val": dataset.validation.lengths, "lengths_test": dataset.test.lengths}
+            "lengths_val": dataset.validation.lengths, "lengths_test": dataset.test.lengths,
+            "mask_train": dataset.train.mask, "mask_val": dataset.validation.mask,
+            "mask_test": dataset.test.mask}
 
 
 _PREPARERS = {"image": _prepare_image, "palette_image": _prepare_palette,
@@ -92,7 +94,7 @@ def prepare(dataset, binarization="dynamic"):
     Returns:
         dict with x_train, x_val, x_test, y_* (-1 where there are no labels), `dynamic` (bool),
         `protocol` (text) and `modality`; palette images add `palette`, piano rolls add
-        lengths_train, lengths_val and lengths_test.
+        lengths_* [N] and mask_* [N, T] (1 for the steps each sequence has) of each split.
     """
     if binarization not in BINARIZATIONS:
         raise DataError(f"Unknown binarization {binarization!r}; choose one of {BINARIZATIONS}.")
@@ -185,6 +187,34 @@ def semi_supervised_pipeline(x, y, labelled, batch_size, labelled_per_batch,
     ds = tf.data.Dataset.zip(unlabelled, known).map(
         lambda u, k: (tf.concat([u[0], k[0]], 0), tf.concat([u[1], k[1]], 0)))
     return _binarized(ds, dynamic_binarization, seed).prefetch(tf.data.AUTOTUNE)
+
+
+def batch_targets(capabilities, arrays, split):
+    """The `y` that batches of `split` ("train", "val" or "test") carry for a model with these
+    capabilities (`training_targets`), or None (batches of x only): the labels; each image's
+    position in the training set (-1 outside it: nothing is left out); or the step masks of
+    sequences."""
+    targets = capabilities.training_targets
+    if targets is None:
+        return None
+    if targets == "labels":
+        return arrays[f"y_{split}"].astype(np.int32)
+    if targets == "index":
+        n = len(arrays[f"x_{split}"])
+        return np.arange(n, dtype=np.int32) if split == "train" else np.full(n, -1, np.int32)
+    if targets == "mask":
+        return arrays[f"mask_{split}"]
+    raise ValueError(f"Unknown training targets {targets!r}.")
+
+
+def method_targets(capabilities, arrays, split):
+    """What the model's methods take besides x (as `model.conditioning(y)`) on `split`: the
+    labels of a conditional model, the step masks of a sequence model, else None."""
+    if capabilities.conditional:
+        return arrays[f"y_{split}"].astype(np.int32)
+    if capabilities.training_targets == "mask":
+        return arrays[f"mask_{split}"]
+    return None
 
 
 def eval_pipeline(x, batch_size, y=None):

@@ -66,12 +66,20 @@ def test_reconstruction(model, x, batch_size=500, seed=0, verbose=True):
     return mean_and_stderr(values)
 
 
-def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True, y_test=None):
+def examples_noun(model):
+    """What the model's test examples are called in protocol texts."""
+    return "sequences" if model.modality == "piano_roll" else "images"
+
+
+def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True, y_test=None,
+                     targets=None):
     """metrics.json content for a trained model, each figure with its protocol.
 
     What is measured follows the model's capabilities: a density bound gives the test ELBO
     and the importance-sampled NLL, an exact density its NLL, a latent model without a density
     (a deterministic code) the reconstruction log-loss, a classifier its test error.
+    `y_test`: the labels; `targets`: what the model's methods take besides x (labels of
+    conditional models, step masks of sequences; `data.method_targets`).
     """
     n = len(x_test)
     metrics = {"test_images": int(n), "protocol": {"data": data_protocol}}
@@ -86,25 +94,65 @@ def standard_metrics(model, x_test, nll_samples, data_protocol, verbose=True, y_
                 f"mean over the {n} test images of -log p(x|z) at the deterministic code z, "
                 "in nats")
         return metrics
-    y = y_test if capabilities.conditional else None
     given = " given its label" if capabilities.conditional else ""
+    noun = examples_noun(model)
     if capabilities.density == "exact":
-        mean, se = exact_nll(model, x_test, verbose=verbose, y=y)
+        mean, se = exact_nll(model, x_test, verbose=verbose, y=targets)
         metrics.update(test_nll=mean, test_nll_stderr=se)
-        metrics["protocol"]["nll"] = (f"-mean over the {n} test images of the exact log p(x)"
+        metrics["protocol"]["nll"] = (f"-mean over the {n} test {noun} of the exact log p(x)"
                                       f"{given}, in nats")
-        return metrics
-    mean, se = test_elbo(model, x_test, verbose=verbose, y=y)
+        return add_density_units(metrics, model, n, targets)
+    mean, se = test_elbo(model, x_test, verbose=verbose, y=targets)
     metrics.update(test_elbo=mean, test_elbo_stderr=se)
-    metrics["protocol"]["elbo"] = (f"mean over the {n} test images of the one-sample ELBO"
+    metrics["protocol"]["elbo"] = (f"mean over the {n} test {noun} of the one-sample ELBO"
                                    f"{given}, in nats")
+    add_test_kl(metrics, model, x_test, targets, verbose)
     mean, se = importance_sampled_nll(model, x_test, num_samples=nll_samples, verbose=verbose,
-                                      y=y)
+                                      y=targets)
     metrics.update(test_nll=mean, test_nll_stderr=se, nll_num_samples=int(nll_samples))
     metrics["protocol"]["nll"] = (
-        f"-mean over the {n} test images of the importance-weighted estimate of log p(x)"
+        f"-mean over the {n} test {noun} of the importance-weighted estimate of log p(x)"
         f"{given} with "
         f"k={nll_samples} samples from q(z|x) (the importance-weighted bound), in nats")
+    return add_density_units(metrics, model, n, targets)
+
+
+def add_density_units(metrics, model, n, targets=None):
+    """Adds the test NLL per unit: nats per time step for sequences (the frame-level NLL of
+    Boulanger-Lewandowski et al. 2012: the summed NLL over the summed steps), bits per pixel
+    for images."""
+    if "test_nll" not in metrics:
+        return metrics
+    if model.modality == "piano_roll":
+        steps = float(np.sum(targets)) if targets is not None else n * model.event_shape[0]
+        for key in ("nll", "elbo"):
+            if f"test_{key}" in metrics:
+                metrics[f"test_{key}_per_step"] = metrics[f"test_{key}"] * n / steps
+        metrics["test_steps"] = int(steps)
+        metrics["protocol"]["per_step"] = (
+            f"per time step: the sum over the {n} test sequences of -log p(x) (or of the ELBO) "
+            f"divided by their {int(steps)} steps, nats (the frame-level figure of "
+            "Boulanger-Lewandowski et al. 2012)")
+        return metrics
+    pixels = int(np.prod(model.event_shape[:2]))
+    metrics["test_bits_per_pixel"] = metrics["test_nll"] / (pixels * np.log(2))
+    metrics["protocol"]["bits_per_pixel"] = f"the test NLL / ({pixels} pixels x ln 2)"
+    return metrics
+
+
+def add_test_kl(metrics, model, x, targets=None, verbose=True, batch_size=500):
+    """Adds the mean KL(q || p) per test example (one sample of the latents), for latent models
+    that report a KL and whose targets are inputs or nothing: near 0 means the latents carry
+    nothing (posterior collapse)."""
+    if ("kl" not in model.metric_names
+            or model.capabilities.training_targets not in (None, "mask")):
+        return metrics
+    values = per_example(
+        lambda b, l, s: model.per_example_losses(b, model.default_targets(b, l, False))["kl"],
+        x, batch_size, 0, "Test KL(q || p) per example", verbose, targets)
+    metrics["test_kl"], metrics["test_kl_stderr"] = mean_and_stderr(values)
+    metrics["protocol"]["kl"] = (f"mean over the {len(x)} test examples of KL(q(z|x) || p(z)) "
+                                 "(one sample of the latents where it is not analytic), nats")
     return metrics
 
 

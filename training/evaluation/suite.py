@@ -18,14 +18,18 @@ from zoo.saving import read_json, update_folder_files
 
 # metric -> (what the model must be able to do, description)
 METRICS = {
-    "elbo": (lambda c: c.density == "bound", "test ELBO (models with a density bound)"),
-    "nll": (lambda c: c.has_density, "test NLL: importance-sampled for a bound, exact for an "
-            "exact density"),
-    "error": (lambda c: c.classifier, "test error of the classifier (semi-supervised models)"),
-    "parzen": (lambda c: True, "Parzen-window log-likelihood of 10,000 samples"),
-    "fd": (lambda c: True, "Frechet distance in the mnist_classifier's features"),
-    "baselines": (lambda c: True, "test NLL of two data-only baselines (value frequencies; a "
-                  "categorical per pixel position)"),
+    "elbo": (lambda m: m.capabilities.density == "bound",
+             "test ELBO (models with a density bound)"),
+    "nll": (lambda m: m.capabilities.has_density, "test NLL: importance-sampled for a bound, "
+            "exact for an exact density"),
+    "error": (lambda m: m.capabilities.classifier,
+              "test error of the classifier (semi-supervised models)"),
+    "parzen": (lambda m: m.modality == "image",
+               "Parzen-window log-likelihood of 10,000 samples (images)"),
+    "fd": (lambda m: m.modality == "image",
+           "Frechet distance in the mnist_classifier's features (images)"),
+    "baselines": (lambda m: m.modality in ("image", "palette_image"), "test NLL of two data-only "
+                  "baselines (value frequencies; a categorical per pixel position)"),
 }
 
 
@@ -49,12 +53,12 @@ def default_metrics(model):
 
 def check_metrics(model, metrics):
     """Raises ValueError naming the metrics the model cannot be measured with."""
-    refused = [m for m in metrics if not METRICS[m][0](model.capabilities)]
+    refused = [m for m in metrics if not METRICS[m][0](model)]
     if refused:
-        can = [m for m, (applies, _) in METRICS.items() if applies(model.capabilities)]
+        can = [m for m, (applies, _) in METRICS.items() if applies(model)]
         raise ValueError(f"{type(model).__name__} cannot be measured with "
-                         f"{', '.join(refused)} ({model.capabilities.describe()}); it can with: "
-                         f"{', '.join(can)}.")
+                         f"{', '.join(refused)} ({model.capabilities.describe()}, "
+                         f"{model.modality} data); it can with: {', '.join(can)}.")
 
 
 FULL_PROTOCOL_SAMPLES = 5000  # k of the importance-sampled NLL that presets report
@@ -78,19 +82,28 @@ def check_full_protocol(folder, model, metrics, num_samples, max_images):
             "results, or measure with the full protocol.")
 
 
-def folder_data(folder):
-    """(dataset, arrays) of the data protocol a model folder was trained under (its recipe)."""
+def folder_data(folder, dataset=None, data_path=None):
+    """(dataset, arrays) of the data protocol a model folder was trained under (its recipe), or
+    of another data set of the same kind (`dataset`, read from `data_path` when given)."""
     recipe = read_json(f"{folder}/metadata.json").get("recipe", {})
+    if dataset is not None:
+        loaded = data_lib.load_dataset(dataset, data_path)
+        return loaded, data_lib.prepare(loaded, recipe.get("binarization", "dynamic"))
     path = recipe.get("data_path")
     # The files the model was trained on when they are still there; else the loader's chain.
-    dataset = data_lib.load_dataset(recipe.get("dataset", "mnist"),
-                                    path if path and os.path.exists(path) else None)
-    return dataset, data_lib.prepare(dataset, recipe.get("binarization", "dynamic"))
+    loaded = data_lib.load_dataset(recipe.get("dataset", "mnist"),
+                                   path if path and os.path.exists(path) else None)
+    return loaded, data_lib.prepare(loaded, recipe.get("binarization", "dynamic"))
 
 
 def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, seed=0,
-             classifier=None, write=False, verbose=1):
+             classifier=None, write=False, verbose=1, dataset=None, data_path=None):
     """Measures `metrics` on the model's test set; returns the results (with their protocols).
+
+    With `dataset` (and `data_path`), on the test split of another data set of the model's
+    modality instead (e.g. a JSB model on the music21 chorales); every result key is then
+    prefixed with the data set's name ("bach_chorales_test_nll", ...) so that writing them
+    never replaces the figures of the model's own test set.
 
     Args:
         name_or_path: preset name or model folder.
@@ -115,20 +128,27 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     check_metrics(model, metrics)
     if write:
         check_full_protocol(folder, model, metrics, num_samples, max_images)
-    dataset, arrays = folder_data(folder)
+    other = dataset
+    dataset, arrays = folder_data(folder, dataset, data_path)
+    if dataset.modality != model.modality:
+        raise ValueError(f"{type(model).__name__} reads {model.modality} data; {dataset.name!r} "
+                         f"holds {dataset.modality} data.")
     x_test = arrays["x_test"][:max_images]
-    y_test = arrays["y_test"][:max_images] if model.capabilities.conditional else None
+    y_test = data_lib.method_targets(model.capabilities, arrays, "test")
+    y_test = None if y_test is None else y_test[:max_images]
     given = " given its label" if model.capabilities.conditional else ""
+    noun = evaluation.examples_noun(model)
     n = len(x_test)
     results = {"protocol": {"data": arrays["protocol"]}}
     if "elbo" in metrics:
         mean, se = evaluation.test_elbo(model, x_test, seed=seed, verbose=verbose, y=y_test)
         results.update(test_elbo=mean, test_elbo_stderr=se)
-        results["protocol"]["elbo"] = f"mean one-sample ELBO over {n} test images{given}, nats"
+        results["protocol"]["elbo"] = f"mean one-sample ELBO over {n} test {noun}{given}, nats"
+        evaluation.add_test_kl(results, model, x_test, y_test, verbose)
     if "nll" in metrics and model.capabilities.density == "exact":
         mean, se = evaluation.exact_nll(model, x_test, verbose=verbose, y=y_test)
         results.update(test_nll=mean, test_nll_stderr=se, nll_test_images=n)
-        results["protocol"]["nll"] = (f"-mean over {n} test images of the exact log p(x)"
+        results["protocol"]["nll"] = (f"-mean over {n} test {noun} of the exact log p(x)"
                                       f"{given}, nats")
     elif "nll" in metrics:
         mean, se = evaluation.importance_sampled_nll(model, x_test, num_samples=num_samples,
@@ -136,13 +156,10 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results.update(test_nll=mean, test_nll_stderr=se, nll_num_samples=int(num_samples),
                        nll_test_images=n)
         results["protocol"]["nll"] = (
-            f"-mean over {n} test images of the importance-weighted estimate of log p(x){given} "
+            f"-mean over {n} test {noun} of the importance-weighted estimate of log p(x){given} "
             f"with "
             f"k={num_samples} samples from q(z|x) (the importance-weighted bound), nats")
-    if "test_nll" in results:
-        pixels = int(np.prod(model.event_shape[:2]))
-        results["test_bits_per_pixel"] = results["test_nll"] / (pixels * np.log(2))
-        results["protocol"]["bits_per_pixel"] = (f"the test NLL / ({pixels} pixels x ln 2)")
+    evaluation.add_density_units(results, model, n, y_test)
     if "baselines" in metrics:
         for name, values in measure_baselines({**arrays, "x_test": x_test}).items():
             results.update({f"baseline_{name}_{k}": v for k, v in values.items()})
@@ -173,6 +190,9 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results["protocol"]["fd"] = (
             f"Frechet distance between the mnist_classifier feature-layer activations of "
             f"{len(samples)} model samples ({samples_are}) and {len(real)} grey test images")
+    if other is not None:
+        results = {f"{other}_{k}": v for k, v in results.items() if k != "protocol"} | {
+            "protocol": {f"{other}_{k}": v for k, v in results["protocol"].items()}}
     if write:
         merged = read_json(f"{folder}/metrics.json")
         merged.update({k: v for k, v in results.items() if k != "protocol"})
@@ -189,9 +209,12 @@ def format_results(results):
         how = (f"k={results['nll_num_samples']} importance samples"
                if "nll_num_samples" in results else "exact density")
         lines.append(f"Test NLL: {results['test_nll']:.2f} ± {results['test_nll_stderr']:.2f} "
-                     f"nats ({how}, {images} test images)")
+                     f"nats ({how}, {images} test examples)")
     if "test_bits_per_pixel" in results:
         lines.append(f"Test bits per pixel: {results['test_bits_per_pixel']:.4f}")
+    if "test_nll_per_step" in results:
+        lines.append(f"Test NLL per time step: {results['test_nll_per_step']:.3f} nats "
+                     f"({results['test_steps']} steps)")
     for name in ("frequency", "position"):
         if f"baseline_{name}_nll" in results:
             lines.append(f"Baseline '{name}': {results[f'baseline_{name}_nll']:.2f} ± "
@@ -199,6 +222,8 @@ def format_results(results):
                          f"({results[f'baseline_{name}_bits_per_pixel']:.4f} bits per pixel)")
     if "test_elbo" in results:
         lines.append(f"Test ELBO: {results['test_elbo']:.2f} nats")
+    if "test_kl" in results:
+        lines.append(f"Test KL(q || p): {results['test_kl']:.2f} nats per example")
     if "test_reconstruction" in results:
         lines.append(f"Test reconstruction -log p(x|z): {results['test_reconstruction']:.2f} "
                      "nats")

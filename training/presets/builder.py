@@ -27,8 +27,8 @@ RUN_ONLY_KEYS = (*PLACEMENT_OPTIONS, "nll_samples")
 
 
 def golden_values(model, x, y):
-    """A few fixed outputs for fixed inputs (test images x, labels y) and seeds, re-checked by
-    the preset tests."""
+    """A few fixed outputs for fixed inputs (test images x, and y: what the model's methods take
+    besides x, see `pictures.picture_targets`) and seeds, re-checked by the preset tests."""
     given = model.conditioning(y[:3])
     capabilities = model.capabilities
     values = {"sample_sum": np.asarray(model.sample(2, seed=[0, 1])).reshape(2, -1)
@@ -81,25 +81,25 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
     def pictures(folder):
         pics = [k for k in ("samples", "reconstructions", "interpolation")
                 if k in plotting.available_plots(model)] + spec.get("pictures", [])
+        y_test = plotting.picture_targets(model, arrays)
         for kind in pics:
             plotting.plot(model, kind, os.path.join(folder, f"{kind}.png"), arrays["x_test"],
-                          arrays["y_test"])
+                          y_test)
         write_json(os.path.join(folder, "golden.json"),
-                   golden_values(model, arrays["x_test"], arrays["y_test"]))
+                   golden_values(model, arrays["x_test"], y_test))
 
     # Built in a dot-folder beside the preset (list_presets skips it), on the same file
     # system, so that the finished preset replaces the old one in one rename.
     os.makedirs(presets_dir(), exist_ok=True)
+    metrics = {"epochs": run_metrics.get("epochs"),
+               "train_seconds": run_metrics.get("train_seconds"),
+               **{k: run_metrics[k] for k in ("best_epoch", "best_val_loss") if k in run_metrics},
+               "protocol": {}}
+    if model.modality == "piano_roll":
+        add_roll_statistics(metrics, model, arrays)
     aside = tempfile.mkdtemp(dir=presets_dir(), prefix=f".{name}.build-")
     try:
-        model.save_to_preset(aside, metadata=metadata,
-                             metrics={"epochs": run_metrics.get("epochs"),
-                                      "train_seconds": run_metrics.get("train_seconds"),
-                                      **{k: run_metrics[k] for k in ("best_epoch",
-                                                                     "best_val_loss")
-                                         if k in run_metrics},
-                                      "protocol": {}},
-                             write_extra=pictures)
+        model.save_to_preset(aside, metadata=metadata, metrics=metrics, write_extra=pictures)
         results = evaluate_preset(name, aside, num_samples, verbose)
         update_folder_files(aside, files={"README.md": model_card(name, aside).encode()})
         replace_folder(aside, folder)
@@ -110,18 +110,43 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
     return folder, results
 
 
+SAMPLE_STEPS = 64  # length of the samples whose statistics a sequence preset's card shows
+
+
+def add_roll_statistics(metrics, model, arrays, num_samples=100, seed=0):
+    """What a sequence model's samples are like next to the test pieces, in numbers
+    (`samples.roll_statistics`), for the card: nobody listens to them in the build."""
+    from training.samples import roll_statistics
+
+    samples = np.asarray(model.sample(num_samples, seed=seed, num_steps=SAMPLE_STEPS))
+    metrics["sample_statistics"] = roll_statistics(samples)
+    metrics["test_statistics"] = roll_statistics(arrays["x_test"], arrays["mask_test"])
+    metrics["protocol"]["statistics"] = (
+        f"{num_samples} samples of {SAMPLE_STEPS} steps (seed {seed}) against the test pieces: "
+        "mean notes per step, share of silent steps, mean length of a held note (steps), mean "
+        "pitch span of a piece (semitones), share of sounding steps whose pitch classes fit one "
+        "major or natural minor scale")
+    return metrics
+
+
 def evaluate_preset(name, folder, num_samples=5000, verbose=1):
     """Measures the recipe's metrics on a preset folder (being built) and merges them into its
     metrics.json; returns the results."""
     spec = PRESETS[name]
     names = spec["metrics"].split(",")
-    reduced_nll = "nll" in names and "nll_images" in spec  # a cheaper NLL protocol (costly priors)
+    # a cheaper NLL protocol (costly priors, costly samples): fewer test images or a smaller k
+    reduced_nll = "nll" in names and ("nll_images" in spec or "nll_samples" in spec)
     results = evaluate(folder, [m for m in names if not (reduced_nll and m == "nll")],
                        num_samples=num_samples, write=True, verbose=verbose)
     if reduced_nll:
         nll = evaluate(folder, ["nll"], num_samples=spec.get("nll_samples", num_samples),
-                       max_images=spec["nll_images"], write=True, verbose=verbose)
+                       max_images=spec.get("nll_images"), write=True, verbose=verbose)
         results = {**results, **nll, "protocol": {**results["protocol"], **nll["protocol"]}}
+    for other in spec.get("also_on", ()):  # the test split of another data set, prefixed
+        measured = evaluate(folder, ["nll"], num_samples=spec.get("nll_samples", num_samples),
+                            dataset=other, write=True, verbose=verbose)
+        results = {**results, **measured,
+                   "protocol": {**results["protocol"], **measured["protocol"]}}
     if spec.get("repeat_seeds"):
         results = {**results, **repeat_over_seeds(name, folder, verbose)}
     return results
@@ -153,6 +178,30 @@ def repeat_over_seeds(name, folder, verbose=1):
     return summary
 
 
+def statistics_table(metrics):
+    """The card's table of sample statistics next to the test pieces'."""
+    labels = {"notes_per_step": "notes per step", "silent_steps": "silent steps",
+              "held_note_steps": "held note (steps)", "pitch_span": "pitch span (semitones)",
+              "steps_in_a_scale": "steps within one major/minor scale"}
+    samples, test = metrics["sample_statistics"], metrics["test_statistics"]
+    lines = ["What the samples are like, in numbers (measured; nobody listened to them for "
+             f"this card): {metrics['protocol'].get('statistics', '')}.", "",
+             "| | samples | test pieces |", "| --- | --- | --- |"]
+    lines += [f"| {label} | {samples[key]:.2f} | {test[key]:.2f} |" for key, label in labels.items()]
+    return lines + [""]
+
+
+def samples_caption(name):
+    """What the samples picture of a preset shows."""
+    train = PRESETS[name]["train"]
+    if data_lib.dataset_modality(train["dataset"]) == "piano_roll":
+        return ("Samples (drawn step by step; hear them: `python -m training sample "
+                f"{name} --out DIR` writes MIDI files):")
+    if zoo.get_model(train["model"]).capabilities.latent == "single":
+        return "Samples (mean images of p(x|z), z ~ p(z)):"
+    return "Samples (draws of the model):"
+
+
 def model_card(name, folder):
     """The README.md of a preset, generated from its recipe, metadata and metrics."""
     spec = PRESETS[name]
@@ -174,6 +223,21 @@ def model_card(name, folder):
     if "test_bits_per_pixel" in metrics:
         lines.append(f"| test bits per pixel | {metrics['test_bits_per_pixel']:.4f} | "
                      f"{protocol.get('bits_per_pixel', '')} |")
+    for label, key, unit in (("test NLL per time step", "test_nll_per_step", "nats"),
+                             ("test ELBO per time step", "test_elbo_per_step", "nats")):
+        if key in metrics:
+            lines.append(f"| {label} | {metrics[key]:.3f} {unit} | "
+                         f"{protocol.get('per_step', '')} |")
+    for other in spec.get("also_on", ()):
+        key = f"{other}_test_nll_per_step"
+        if key in metrics:
+            lines.append(f"| {other}: test NLL per time step | {metrics[key]:.3f} nats | "
+                         f"{metrics['protocol'].get(f'{other}_per_step', '')}; "
+                         f"{spec.get('also_on_note', '')} |")
+    if "test_kl" in metrics:
+        lines.append(f"| test KL(q ‖ p) per example | {metrics['test_kl']:.2f} ± "
+                     f"{metrics['test_kl_stderr']:.2f} nats | {protocol.get('kl', '')}; near 0 "
+                     "would mean the latents carry nothing (posterior collapse) |")
     for baseline in ("frequency", "position"):
         if f"baseline_{baseline}_nll" in metrics:
             lines.append(
@@ -200,11 +264,9 @@ def model_card(name, folder):
               f"{meta.get('hardware', {}).get('cpus')} CPU cores "
               f"({meta.get('hardware', {}).get('machine')}); `python -m training make-preset "
               f"{name}` retrains, evaluates and rewrites this folder.", "",
-              "## Pictures", "", "Samples (mean images of p(x|z), z ~ p(z)):"
-              if zoo.get_model(spec["train"]["model"]).capabilities.latent == "single"
-              else "Samples (draws of the model):", "", "![samples](samples.png)", ""]
+              "## Pictures", "", samples_caption(name), "", "![samples](samples.png)", ""]
     if os.path.exists(os.path.join(folder, "reconstructions.png")):
-        lines += ["Test images and reconstructions:", "", "![reconstructions](reconstructions.png)",
+        lines += ["Test inputs and reconstructions:", "", "![reconstructions](reconstructions.png)",
                   ""]
     if os.path.exists(os.path.join(folder, "completion.png")):
         lines += ["Completion (the lecture's figure): each row holds the top half of a test "
@@ -213,6 +275,8 @@ def model_card(name, folder):
     for kind in ("manifold", "digits", "analogies", "scatter", "interpolation", "pseudo_inputs"):
         if os.path.exists(os.path.join(folder, f"{kind}.png")):
             lines += [f"![{kind}]({kind}.png)", ""]
+    if "sample_statistics" in metrics:
+        lines += statistics_table(metrics)
     if spec.get("card_text"):  # what the recipe adds about this model
         lines += [spec["card_text"], ""]
     for experiment in spec.get("experiments", ()):  # sections of experiments run on the preset

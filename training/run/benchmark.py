@@ -208,6 +208,7 @@ def benchmark_train(options, verbose=1):
         "window_seconds": seconds, "machine": machine_facts()}
     if shapes is None:
         result["parameters"] = int(model.count_params())
+        result["unit"] = "sequences" if model.modality == "piano_roll" else "images"
         forward = model.forward_flops_per_image()
         if forward:
             result["flops_per_image"] = {"forward": forward, "backward": 2 * forward,
@@ -313,6 +314,7 @@ def torch_benchmark(shapes, recipe, x_train, steps, windows, warmup, twin=True):
 
 def format_generic_train(r):
     """A readable table of a train-mode result of a model without a matmul ceiling."""
+    unit = r.get("unit", "images")
     lines = [
         f"Training benchmark: {r['model']} ({r['parameters']:,} parameters), batch "
         f"{r['batch_size']} per replica (global {r['global_batch_size']}), {r['precision']}, "
@@ -320,13 +322,17 @@ def format_generic_train(r):
         _machine_line(r["machine"]),
         f"Protocol: Keras fit on the recipe's tf.data pipeline, {r['warmup_windows']} warm-up "
         f"windows, median of {r['windows']} windows of {r['steps_per_window']} steps",
-        f"Training: {r['images_per_second']:,.1f} images/s ({r['step_ms']:.1f} ms/step)"]
+        f"Training: {r['images_per_second']:,.1f} {unit}/s ({r['step_ms']:.1f} ms/step)"]
     if "flops_per_image" in r:
         flops = r["flops_per_image"]
-        lines.append(f"FLOPs per image: {flops['forward'] / 1e6:,.1f} M forward (counted from "
-                     f"the layer sizes, 2 per weight use) + twice that backward = "
+        lines.append(f"FLOPs per {unit[:-1]}: {flops['forward'] / 1e6:,.1f} M forward (counted "
+                     f"from the layer sizes, 2 per weight use) + twice that backward = "
                      f"{flops['total'] / 1e6:,.1f} M; achieved {r['gflops_per_second']:.1f} "
                      "GFLOP/s (no ceiling is measured for convolutional or recurrent layers)")
+        if unit == "sequences":
+            lines.append("Sequences are counted at the padded length (the data set's longest "
+                         "piece); a batch is trimmed to its own longest piece, so the work "
+                         "done, and the true GFLOP/s, are lower.")
     return "\n".join(lines)
 
 

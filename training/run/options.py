@@ -20,7 +20,8 @@ RUN_OPTIONS = (
     Option("dataset", str, "mnist", "the data set (see `python -m training datasets`)",
            argument=None),
     Option("data_path", str, None, "where the data set's files are (MNIST: a .npz or a folder "
-           "of IDX files); default: the data set's own loader chain", argument=None),
+           "of IDX files; jsb_chorales: the JSON or pickle; midi: a folder of MIDI/MusicXML "
+           "files); default: the data set's own loader chain", argument=None),
     Option("binarization", str, None, "dynamic, static or none; default: dynamic for "
            "Bernoulli likelihoods, none otherwise",
            choices=data_lib.BINARIZATIONS, argument=None),

@@ -155,7 +155,9 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
 
     metrics = evaluation.standard_metrics(model, arrays["x_test"], recipe["nll_samples"],
                                           arrays["protocol"], verbose=verbose,
-                                          y_test=arrays["y_test"])
+                                          y_test=arrays["y_test"],
+                                          targets=data_lib.method_targets(model.capabilities,
+                                                                          arrays, "test"))
     metrics.update(dataset=recipe["dataset"], epochs=recipe["epochs"],
                    train_seconds=round(train_seconds, 1))
     if keep_best:
@@ -178,7 +180,8 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
     }
 
     def write_pictures(folder):
-        pictures.write_run_pictures(model, folder, arrays["x_test"], arrays["y_test"])
+        pictures.write_run_pictures(model, folder, arrays["x_test"],
+                                    pictures.picture_targets(model, arrays))
         shutil.copytree(os.path.join(work, "logs"), os.path.join(folder, "logs"))
 
     try:
@@ -263,12 +266,12 @@ def training_data(capabilities, recipe, arrays, shard=None):
 
     Batches carry what `capabilities.training_targets` asks for: nothing (x only),
     "labels" (all of them, or `labels_per_class` per class with -1 elsewhere for
-    semi-supervised models), or "index" (each image's position in the training set). `shard` =
+    semi-supervised models), "index" (each image's position in the training set) or "mask"
+    (the step masks of sequences; see `data.batch_targets`). `shard` =
     (index, count) keeps one worker's share of the training images (multi-worker training).
     """
     x, y = arrays["x_train"], arrays["y_train"]
     batch = recipe["batch_size"]
-    known = TARGETS[capabilities.training_targets]
     if capabilities.semi_supervised and recipe.get("labels_per_class"):
         labelled = data_lib.labelled_subset(y, int(recipe["labels_per_class"]), recipe["seed"])
         train_ds = data_lib.semi_supervised_pipeline(
@@ -281,19 +284,11 @@ def training_data(capabilities, recipe, arrays, shard=None):
         steps = max(1, (len(x) - len(labelled)) // batch)
     else:
         train_ds = data_lib.train_pipeline(x, batch, arrays["dynamic"], seed=recipe["seed"],
-                                           y=known[0](y, len(x)), shard=shard)
+                                           y=data_lib.batch_targets(capabilities, arrays,
+                                                                    "train"), shard=shard)
         note, steps = "", max(1, len(x) // batch)
-    val_y = known[1](arrays["y_val"], len(arrays["x_val"]))
+    val_y = data_lib.batch_targets(capabilities, arrays, "val")
     return train_ds, data_lib.eval_pipeline(arrays["x_val"], 500, val_y), steps, note
-
-
-TARGETS = {  # training_targets -> (y of the training pipeline, y of validation); None: x only
-    None: (lambda y, n: None, lambda y, n: None),
-    "labels": (lambda y, n: y.astype(np.int32), lambda y, n: y.astype(np.int32)),
-    # validation images are not training points: index -1, no component is left out
-    "index": (lambda y, n: np.arange(n, dtype=np.int32),
-              lambda y, n: np.full(n, -1, np.int32)),
-}
 
 
 def summary(out, metrics):

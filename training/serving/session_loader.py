@@ -58,18 +58,26 @@ def error_of(fn):
     return None
 
 
-def check_export(export_dir, x, labels=None):
+def check_export(export_dir, x, labels=None, mask=None):
     """Runs every signature on x and a few bad requests; returns a dict of arrays and texts.
 
     `labels` (one per x) feed the signatures that take a `labels` input (conditional models);
-    `sample` gets them repeated to its num_samples.
+    `sample` gets them repeated to its num_samples. Sequence models' signatures get `mask`
+    ([len(x), steps], default all ones) with x, and `num_steps` = the steps of x.
     """
     model = LoadedModel(export_dir)
     labels = np.zeros(len(x), np.int32) if labels is None else np.asarray(labels, np.int32)
 
     def run(signature, count=len(x), **inputs):
-        if "labels" in model.signatures[signature].inputs:
+        wanted = model.signatures[signature].inputs
+        if "labels" in wanted:
             inputs["labels"] = np.resize(labels, count)
+        if "mask" in wanted and "mask" not in inputs:
+            given = inputs["x"] is x and mask is not None
+            inputs["mask"] = (np.asarray(mask, np.float32) if given
+                              else np.ones(inputs["x"].shape[:2], np.float32))
+        if "num_steps" in wanted and "num_steps" not in inputs:
+            inputs["num_steps"] = np.int32(x.shape[1])
         return model.run(signature, **inputs)
 
     out = {"signatures": json.dumps(sorted(model.signatures))}
@@ -127,7 +135,8 @@ def main(argv):
     with np.load(inputs_path) as f:
         x = f["x"]
         labels = f["labels"] if "labels" in f.files else None
-    result = check_export(export_dir, x, labels)
+        mask = f["mask"] if "mask" in f.files else None
+    result = check_export(export_dir, x, labels, mask)
     np.savez(outputs_path, **{k: np.asarray("" if v is None else v) for k, v in result.items()})
 
 

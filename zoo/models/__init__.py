@@ -2,6 +2,7 @@
 
 from zoo.models.autoencoder import Autoencoder
 from zoo.models.cvae import CVAE
+from zoo.models.draw import DRAW
 from zoo.models.encoder_decoder import EncoderDecoderModel
 from zoo.models.gae import GAE
 from zoo.models.iwae import IWAE
@@ -13,3 +14,6 @@ from zoo.models.vamp import VampPrior
 from zoo.models.pixel_lstm import PixelLSTM
 from zoo.models.pixelcnn import PixelCNN
 from zoo.models.conditional_pixelcnn import ConditionalPixelCNN
+from zoo.models.note_rnn import NoteRNN
+from zoo.models.vrae import VRAE
+from zoo.models.vrnn import VRNN

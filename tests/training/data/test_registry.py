@@ -10,7 +10,8 @@ from training.data import DataError, registry
 def test_every_data_set_is_listed_with_its_modality():
     listed = {name: (modality, text) for name, modality, text in data_lib.list_datasets()}
     assert {name: m for name, (m, _) in listed.items()} == {
-        "digits": "image", "jsb_chorales": "piano_roll", "mnist": "image",
+        "bach_chorales": "piano_roll", "digits": "image", "jsb_chorales": "piano_roll",
+        "midi": "piano_roll", "mnist": "image",
         "pokemon": "palette_image", "palette": "palette_image"}
     assert all(text for _, text in listed.values())
     assert [name for name, _, _ in data_lib.list_datasets()] == sorted(data_lib.DATASETS)
@@ -21,7 +22,7 @@ def test_every_data_set_is_listed_with_its_modality():
 def test_dataset_modality():
     assert data_lib.dataset_modality("pokemon") == "palette_image"
     assert data_lib.dataset_modality("jsb_chorales") == "piano_roll"
-    with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: digits, "):
+    with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: bach_chorales, digits, "):
         data_lib.dataset_modality("cifar")
 
 
@@ -31,7 +32,7 @@ def test_load_dataset_returns_the_registered_modality():
 
 
 def test_a_path_for_a_data_set_that_reads_no_files():
-    with pytest.raises(DataError, match="'digits' reads no files.*jsb_chorales, mnist, palette, pokemon"):
+    with pytest.raises(DataError, match="'digits' reads no files.*bach_chorales, jsb_chorales, midi, mnist, palette, pokemon"):
         data_lib.load_dataset("digits", "/some/path")
 
 
