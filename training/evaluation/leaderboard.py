@@ -33,11 +33,11 @@ def _fmt(value, digits=2, stderr=None):
     return f"{text} ± {stderr:.{digits}f}" if stderr is not None else text
 
 
-def _k_text(row):
+def _k_text(row, count_images=True):
     """k, plus the number of test images where the NLL used fewer than all 10,000."""
     if not row["k"]:
         return "exact" if row["nll"] is not None else "-"
-    images = row["nll_images"]
+    images = row["nll_images"] if count_images else None
     return (f"{row['k']} ({images} images)" if images and images < row["test_images"]
             else str(row["k"]))
 
@@ -65,7 +65,7 @@ def rows():
             "epochs": meta.get("recipe", {}).get("epochs"),
             "dataset": meta.get("recipe", {}).get("dataset", "mnist"),
             "bits": metrics.get("test_bits_per_pixel"),
-            "test_images": metrics.get("test_images", 10000),
+            "test_images": metrics.get("test_images", 10000),  # MNIST's, unless recorded
             "per_step": metrics.get("test_nll_per_step"), "kl": metrics.get("test_kl"),
             "baseline": metrics.get("baseline_position_nll"),
             "train_seconds": meta.get("train_seconds"),
@@ -101,7 +101,8 @@ def _time_text(r):
 
 def _sequence_row(r):
     return (f"| [{r['name']}]({r['name']}/README.md) | {r['model']} | {_fmt(r['per_step'], 3)} | "
-            f"{_k_text(r)} | {_fmt(r['nll'], 2, r['nll_stderr'])} | {_fmt(r['kl'])} | "
+            f"{_k_text(r, count_images=False)} | {_fmt(r['nll'], 2, r['nll_stderr'])} | "
+            f"{_fmt(r['kl'])} | "
             f"{r['epochs'] or '-'} | {_time_text(r)} | {r['hardware']} |")
 
 

@@ -38,12 +38,16 @@ def test_elbo(model, x, batch_size=500, seed=0, verbose=True, y=None):
     return mean_and_stderr(values)
 
 
-def importance_sampled_nll(model, x, num_samples=5000, batch_size=100, chunk_size=500, seed=0,
+def importance_sampled_nll(model, x, num_samples=5000, batch_size=None, chunk_size=500, seed=0,
                            verbose=True, y=None):
     """NLL = -mean log p(x), each log p(x) the k-sample importance-weighted estimate (a bound).
 
+    `batch_size` (default 100 images, or 10 sequences: a chunk of 500 samples of 100 chorales
+    of 160 steps would hold gigabytes per tensor) examples are scored at once.
     Returns (mean NLL in nats, its standard error over images).
     """
+    if batch_size is None:
+        batch_size = 10 if model.modality == "piano_roll" else 100
     values = per_example(
         lambda b, l, s: model.log_prob(b, num_samples=num_samples, seed=s, chunk_size=chunk_size,
                                        **model.conditioning(l)),
