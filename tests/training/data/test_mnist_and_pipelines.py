@@ -135,8 +135,8 @@ def test_no_source_and_no_download(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: digits, "
-                                        "jsb_chorales, mnist, palette, pokemon"):
+    with pytest.raises(DataError, match="Unknown dataset 'cifar'; choose one of: bach_chorales, "
+                                        "digits, jsb_chorales, midi, mnist, palette, pokemon"):
         data_lib.load_dataset("cifar")
 
 
