@@ -227,6 +227,27 @@ def save_interpolation(model, path, x_a, x_b, y_a, y_b, steps=5, seed=0):
                                        "A to B" for t in np.linspace(0, 1, steps)])
 
 
+def save_painting_gif(model, path, seed=0, num_samples=16, scale=4, frame_ms=80):
+    """An animated GIF of `num_samples` samples being painted, one frame per step of a model
+    that exports `canvases` (DRAW): frame t is the grid of the canvases sigmoid(c_t); the last
+    frame is held for a second. Written atomically."""
+    from PIL import Image
+
+    canvases = np.asarray(model.canvases(num_samples=num_samples, seed=seed))  # [n, T, H, W, C]
+    frames = []
+    for t in range(canvases.shape[1]):
+        grid = image_grid(canvases[:, t], pad=1)
+        pixels = (np.clip(grid, 0, 1) * 255).astype(np.uint8)
+        pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+        image = Image.fromarray(pixels)
+        frames.append(image.resize((image.width * scale, image.height * scale), Image.NEAREST))
+    durations = [frame_ms] * (len(frames) - 1) + [1000]
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=durations, loop=0)
+    return path
+
+
 # kind -> (what the model must be able to do, writer(model, path, x_test, y_test, seed)).
 # Models bring their own pictures besides (`GenerativeModel.pictures`).
 def _has_latent(model):
@@ -245,10 +266,17 @@ PLOT_WRITERS = {
         path, manifold_grid(m), title="learned 2-D manifold", scale=2)),
     "scatter": (_has_image_latent, lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y)),
     "interpolation": (_has_latent, _interpolation),
+    "painting": (lambda m: "canvases" in m.exported_endpoints(),
+                 lambda m, path, x, y, seed: save_painting_gif(m, path, seed)),
     "digits": (lambda m: "decode" in m.labelled_endpoints, lambda m, path, x, y, seed: save_png(
         path, digit_grid(m, seed=seed), title="one z ~ p(z) per row, decoded as each digit 0-9")),
 }
 PLOTS = tuple(PLOT_WRITERS)
+
+
+def picture_suffix(kind):
+    """The file suffix of a picture kind: ".gif" for animations, ".png" for the others."""
+    return ".gif" if kind == "painting" else ".png"
 
 
 def available_plots(model):

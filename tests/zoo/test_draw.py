@@ -336,3 +336,21 @@ def test_exported_canvases_signature_runs_in_the_serving_loader(tmp_path):
                                    atol=1e-5)
         np.testing.assert_allclose(canvases[:, -1], out["sample"], atol=1e-6)
         assert "num_samples must be between 1 and" in str(out["error"])
+
+
+def test_the_canvas_figure_and_the_painting_gif(tmp_path):
+    from PIL import Image
+
+    from training.pictures import available_plots, plot
+
+    model = tiny(num_steps=4)
+    x = inputs_for(model, n=6)
+    rows = model.canvas_rows(x, seed=1, images=3, columns=10)
+    assert rows.shape == (6, 4, 8, 8, 1)  # min(columns, T) steps, the last one is step T
+    np.testing.assert_allclose(rows[:3, -1], model.reconstruct(x[:3]), atol=1e-5)
+    assert {"canvases", "painting"} <= set(available_plots(model))
+    png = plot(model, "canvases", str(tmp_path / "canvases.png"), x, None)
+    gif = plot(model, "painting", str(tmp_path / "painting.gif"), x, None, seed=2)
+    assert os.path.getsize(png) > 500
+    with Image.open(gif) as image:
+        assert image.format == "GIF" and image.n_frames == 4

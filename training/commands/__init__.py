@@ -134,11 +134,14 @@ def parser():
     g.add_argument("model", help="preset name or model folder")
     g.add_argument("--kind", default="samples",
                    help="samples, reconstructions, manifold (2-D latents), scatter, "
-                        "interpolation, digits (label-conditioned decoders), or a picture the "
-                        "model brings (analogies, pseudo_inputs, ...); an unsupported kind "
+                        "interpolation, digits (label-conditioned decoders), painting (an "
+                        "animated GIF of DRAW painting its samples), or a picture the "
+                        "model brings (analogies, pseudo_inputs, canvases, ...); an unsupported "
+                        "kind "
                         "lists what the model can draw (default samples)")
-    g.add_argument("--out", help="PNG path (default: <kind>.png inside a model folder given by "
-                                 "path; pictures/<preset>_<kind>.png here for a preset)")
+    g.add_argument("--out", help="PNG (GIF for painting) path (default: <kind>.png inside a "
+                                 "model folder given by path; pictures/<preset>_<kind>.png here "
+                                 "for a preset)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     g.add_argument("--seed", type=int, default=0, help="(default 0)")
 

@@ -52,7 +52,7 @@ def _plot(args, verbose):
 
     import zoo
     from training.evaluation.suite import folder_data
-    from training.pictures import plot, picture_targets
+    from training.pictures import picture_suffix, picture_targets, plot
     from zoo.presets import is_preset_folder, resolve
     from zoo.saving import is_model_folder, update_folder_files
 
@@ -62,12 +62,14 @@ def _plot(args, verbose):
         raise ValueError(f"{args['model']} holds a {type(model).__name__}, which is not a "
                          "generative model; plot draws the pictures of generative models.")
     kind = args["kind"]
+    suffix = picture_suffix(kind)
     if args.get("out"):
         path = args["out"]
     elif is_preset_folder(folder):  # a shipped preset is never written to
-        path = os.path.join("pictures", f"{os.path.basename(os.path.normpath(folder))}_{kind}.png")
+        path = os.path.join("pictures",
+                            f"{os.path.basename(os.path.normpath(folder))}_{kind}{suffix}")
     else:
-        path = os.path.join(folder, f"{kind}.png")
+        path = os.path.join(folder, f"{kind}{suffix}")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give --out the PNG file to write.")
     if os.path.lexists(path) and not args.get("overwrite"):

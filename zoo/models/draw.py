@@ -25,12 +25,13 @@ read = [x, x_hat] flattened and write = a linear layer of h_dec to the whole ima
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo import objectives
 from zoo.base import GenerativeModel
-from zoo.capabilities import Capabilities, Option
+from zoo.capabilities import Capabilities, Option, picture
 from zoo.checks import check_chunk_size
 from zoo.distributions.likelihoods import BernoulliHead
 from zoo.distributions.posteriors import DiagonalNormalHead
@@ -309,6 +310,16 @@ class DRAW(GenerativeModel):
         num_samples = self.check_count(num_samples)
         return self.run_steps(self.noise(num_samples, self.next_seed(seed)),
                               keep_canvases=True)["canvases"]
+
+    @picture("canvases", "canvases by step: 5 test images, then 5 samples")
+    def canvas_rows(self, x, y=None, seed=0, images=5, columns=10):
+        """The paper's figure: [2 * images, columns, H, W, C], test images painted (z_t at the
+        posterior means) and samples, at `columns` evenly spaced steps ending with T."""
+        steps = np.unique(np.linspace(0, self.num_steps - 1, min(columns, self.num_steps))
+                          .round().astype(int))
+        painted = np.asarray(self.canvases(np.asarray(x[:images], np.float32)))
+        drawn = np.asarray(self.canvases(num_samples=images, seed=seed))
+        return np.concatenate([painted, drawn])[:, steps]
 
     def call(self, x, training=False):
         return self.reconstruct(x)
