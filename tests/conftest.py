@@ -46,6 +46,11 @@ MODEL_CASES = [
     ("gae", "gae", {"num_components": 64}),
     ("autoencoder", "autoencoder", {}),
     ("toy-gan-two-optimizers", "toy_gan", {}),
+    ("gan-maxout", "gan", {"generator_units": [16], "discriminator_units": [8],
+                           "maxout_pieces": 2}),
+    ("dcgan", "dcgan", {"filters": [4, 8]}),
+    ("lapgan", "lapgan", {"coarse_units": [8], "filters": [4]}),
+    ("vaegan", "vaegan", {"discriminator_filters": [4, 8], "gamma": 0.5}),
     ("pixel-lstm-palette", "pixel_lstm",
      {"event_shape": (8, 8), "likelihood": "categorical", "palette": [[0.0], [0.5], [1.0]],
       "lstm_units": [8], "embedding_dim": 4}),
@@ -62,6 +67,9 @@ MODEL_CASES = [
      {"num_steps": 3, "encoder_units": 8, "decoder_units": 8, "read_size": 2, "write_size": 3}),
     ("draw-no-attention", "draw",
      {"num_steps": 2, "attention": False, "encoder_units": 8, "decoder_units": 8}),
+    ("conv-draw", "conv_draw",
+     {"num_steps": 2, "latent_channels": 2, "stride": 2, "read_filters": 4,
+      "encoder_filters": 4, "decoder_filters": 4, "lstm_kernel_size": 3}),
 ]
 
 

@@ -181,6 +181,61 @@ def _interpolation(model, path, x_test, y_test, seed):
                     title="interpolation between posterior means (inputs at the ends)")
 
 
+# --- adversarial models: walks and arithmetic in z (there is no encoder) ----------------------
+def latent_walk_grid(model, rows=8, steps=10, seed=0):
+    """Each row: G along the straight line between two z ~ N(0, I) (ends included)."""
+    z = np.asarray(model.noise(2 * rows, seed=[seed, 11]))
+    t = np.linspace(0, 1, steps, dtype=np.float32)[None, :, None]
+    line = (1 - t) * z[:rows, None] + t * z[rows:, None]  # [rows, steps, d]
+    images = np.asarray(model.generate(line.reshape(rows * steps, -1)))
+    return image_grid(images, columns=steps)
+
+
+def latent_arithmetic_grid(model, classifier, rows=8, num_samples=5000, confidence=0.9,
+                           seed=0):
+    """The DCGAN paper's vector arithmetic with digits: the mean z of the samples the zoo's
+    classifier calls each digit (with at least `confidence`) is that digit's "class vector";
+    a sample's "style" is its z minus its class's vector. Row i: a sample, then its style
+    added to the class vector of every digit 0-9 (a digit no sample was confidently called
+    stays blank). Returns (grid, digits found)."""
+    from training.evaluation.sample_quality import class_probabilities
+
+    z = np.asarray(model.noise(num_samples, seed=[seed, 13]))
+    images = np.concatenate([np.asarray(model.generate(z[i:i + 1000]))
+                             for i in range(0, num_samples, 1000)])
+    probabilities = class_probabilities(classifier, images)
+    labels, sure = probabilities.argmax(1), probabilities.max(1) >= confidence
+    means = {c: z[sure & (labels == c)].mean(0) for c in range(10) if (sure & (labels == c)).any()}
+    if not means:
+        raise ValueError(f"None of {num_samples} samples is a digit the classifier recognises "
+                         f"with confidence {confidence}; the arithmetic picture needs a model "
+                         "that draws digits (train it longer).")
+    sources = [int(np.flatnonzero(sure & (labels == c))[0]) for c in sorted(means)][:rows]
+    blank = np.ones_like(images[:1])
+    cells = []
+    for i in sources:
+        style = z[i] - means[int(labels[i])]
+        moved = np.stack([means[c] + style for c in sorted(means)])
+        drawn = dict(zip(sorted(means), np.asarray(model.generate(moved))))
+        cells += [images[i:i + 1]] + [drawn[c][None] if c in drawn else blank for c in range(10)]
+    return image_grid(np.concatenate(cells), columns=11), sorted(means)
+
+
+def _arithmetic(model, path, x_test, y_test, seed):
+    import zoo
+    from training.evaluation.classifier import default_classifier_path
+
+    grid, found = latent_arithmetic_grid(model, zoo.load(default_classifier_path(),
+                                                         compile=False), seed=seed)
+    return save_png(path, grid, title="left: a sample; right: its style (z minus its digit's "
+                                      "mean z) plus the mean z of each digit 0-9")
+
+
+def _latent_walk(model, path, x_test, y_test, seed):
+    return save_png(path, latent_walk_grid(model, seed=seed),
+                    title="G along straight lines between two z ~ N(0, I)")
+
+
 # --- piano rolls: one row per sequence, time across, pitch up ---------------------------------
 def _rolls_figure(path, rolls, titles):
     from training.data.music import piano_roll_figure
@@ -266,6 +321,9 @@ PLOT_WRITERS = {
         path, manifold_grid(m), title="learned 2-D manifold", scale=2)),
     "scatter": (_has_image_latent, lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y)),
     "interpolation": (_has_latent, _interpolation),
+    "latent_walk": (lambda m: m.capabilities.adversarial, _latent_walk),
+    "arithmetic": (lambda m: m.capabilities.adversarial and m.event_shape == (28, 28, 1),
+                   _arithmetic),
     "painting": (lambda m: "canvases" in m.exported_endpoints(),
                  lambda m, path, x, y, seed: save_painting_gif(m, path, seed)),
     "digits": (lambda m: "decode" in m.labelled_endpoints, lambda m, path, x, y, seed: save_png(
@@ -282,15 +340,22 @@ def picture_suffix(kind):
 def available_plots(model):
     """The picture kinds `model` can draw: the generic ones its capabilities allow, then its own."""
     return [k for k, (applies, _) in PLOT_WRITERS.items() if applies(model)] + sorted(
-        model.pictures())
+        model.pictures()) + ["curves"]
 
 
-def plot(model, kind, path, x_test, y_test, seed=0):
-    """Writes the picture `kind` for `model` to `path`; returns the path."""
+def plot(model, kind, path, x_test, y_test, seed=0, folder=None):
+    """Writes the picture `kind` for `model` to `path`; returns the path. "curves" reads the
+    training history of the model `folder`."""
+    if kind == "curves":
+        from training.curves import read_history, save_training_curves
+
+        return save_training_curves(path, read_history(folder) if folder else [],
+                                    title=f"{type(model).__name__}: training curves")
     own = model.pictures()
     if kind in own:
         method, title = own[kind]
-        return save_png(path, rows_grid(method(x_test, y_test, seed)), title=title)
+        return save_png(path, rows_grid(method(x_test, y_test, seed)), title=title,
+                        scale=method.picture_scale)
     if kind not in PLOT_WRITERS or not PLOT_WRITERS[kind][0](model):
         what = f"{type(model).__name__} cannot draw" if kind in PLOT_WRITERS else "Unknown plot"
         raise ValueError(f"{what} {kind!r}; {type(model).__name__} can draw: "

@@ -99,7 +99,8 @@ class GenerativeModel(keras.Model):
             for attribute, value in vars(klass).items():
                 if callable(value) and hasattr(value, "picture"):
                     kind, title = value.picture
-                    found[kind] = (getattr(self, attribute), title)
+                    if value.picture_when is None or value.picture_when(self):
+                        found[kind] = (getattr(self, attribute), title)
         return found
 
     def conditioning(self, labels):

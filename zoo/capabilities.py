@@ -36,8 +36,13 @@ class Capabilities:
             (sequence models: [B, T], 1 for the steps each sequence has).
         optimizers: names of the parameter groups, each trained by its own optimizer on its own
             loss, in update order (one group, "model", for most models).
+        adversarial: a generator x = G(z), z ~ N(0, I), trained against a discriminator D(x)
+            (`zoo.adversarial`): `generate(z)`, `discriminate(x)` and their exports.
         objective: short name of the training objective ("elbo", "iwae", ...), for listings and
             for tools that compare against a reference implementation of that objective.
+        progressive: the latents z_1..T can be sent one step at a time (conceptual compression,
+            Gregor et al. 2016): `compression_steps(x, seed)` gives each step's KL (its code
+            length) and the reconstruction from the first t steps.
     """
 
     density: str = "none"
@@ -48,7 +53,9 @@ class Capabilities:
     completion: bool = False
     training_targets: object = None
     optimizers: tuple = ("model",)
+    adversarial: bool = False
     objective: str = ""
+    progressive: bool = False
 
     def __post_init__(self):
         if self.density not in DENSITIES:
@@ -75,8 +82,8 @@ class Capabilities:
     def describe(self):
         """One line for listings: "density bound, latent single, conditional, ..."."""
         parts = [f"density {self.density}", f"latent {self.latent}"]
-        parts += [name for name in ("conditional", "classifier", "semi_supervised", "completion")
-                  if getattr(self, name)]
+        parts += [name for name in ("conditional", "classifier", "semi_supervised", "completion",
+                                    "adversarial", "progressive") if getattr(self, name)]
         if len(self.optimizers) > 1:
             parts.append("optimizers " + "/".join(self.optimizers))
         return ", ".join(parts)
@@ -199,14 +206,17 @@ def without(options, *names):
     return tuple(o for o in options if o.name not in names)
 
 
-def picture(kind, title):
+def picture(kind, title, when=None, scale=4):
     """Marks a model method as the source of the picture `kind` (models bring their own).
 
     The method takes (x, y, seed) (test images, their labels, a seed) and returns image rows:
     an array [rows, columns, *image] that the plotting code tiles and saves under `title`.
+    `when(model) -> bool` says whether a model of the class can draw it (default: always);
+    `scale` is the PNG's pixels per array pixel (1 for rows drawn at their own zoom).
     """
     def mark(method):
         method.picture = (kind, title)
+        method.picture_when, method.picture_scale = when, scale
         return method
 
     return mark

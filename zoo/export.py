@@ -12,6 +12,8 @@ layout) with one SignatureDef per endpoint (DESIGN.md), plus `models.config` for
 | sample | num_samples (int32 scalar), seed (int32 [2]) | x (mean images), z |
 | log_prob | x, num_samples (int32 scalar), seed (int32 [2]) | log_prob |
 | complete | x, num_known (int32 scalar), seed (int32 [2]) | x (pixels >= num_known drawn) |
+| generate | z | x (adversarial models: G(z)) |
+| discriminate | x | probability (D(x), that x is real), logits (adversarial models) |
 
 Models with an exact density (the autoregressive ones) compute `log_prob` exactly and ignore
 `num_samples` and `seed`, which they accept so that every density has one signature; they add
@@ -72,7 +74,8 @@ def _count_assertions(num_samples):
 def standard_endpoints(model):
     """{signature name: (fn, input specs)} for the signatures of the table above that the
     model's capabilities give: `sample` always; `serving_default`, `encode` and `decode` with a
-    single latent; `log_prob` with a density; `complete` with completion."""
+    single latent; `log_prob` with a density; `complete` with completion; `generate` and
+    `discriminate` for adversarial models."""
     capabilities = model.capabilities
     event = tuple(model.event_shape)
     x_spec = tf.TensorSpec([None, *event], model.observation_dtype, name="x")
@@ -138,6 +141,20 @@ def standard_endpoints(model):
 
         known_spec = tf.TensorSpec([], tf.int32, name="num_known")
         endpoints["complete"] = (complete, [x_spec, known_spec, seed_spec])
+    if capabilities.adversarial:
+        latent_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
+
+        def generate(z):
+            z = _checked(z, [_shape_assertion(z, model.latent_shape, "z"),
+                             tf.debugging.assert_all_finite(z, "z must be finite (no NaN or inf)")])
+            return {"x": model.generate(z)}
+
+        def discriminate(x):
+            logits = model.discriminate(checked_x(x))
+            return {"probability": tf.sigmoid(logits), "logits": logits}
+
+        endpoints.update({"generate": (generate, [latent_spec]),
+                          "discriminate": (discriminate, [x_spec])})
     for name in model.labelled_endpoints:
         if name in endpoints:
             fn, specs = endpoints[name]

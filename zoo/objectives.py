@@ -1,4 +1,5 @@
-"""The shared maths of every latent-variable model: KL, the ELBO, the importance-weighted bound.
+"""The shared maths of the zoo's objectives: KL, the ELBO, the importance-weighted bound of the
+latent-variable models, and the adversarial losses of the GAN family (end of the module).
 
 Notation: q_z = q(z|x) (batch shape [B]), p_z = p(z), and `likelihood_fn(z)` returns p(x|z) for
 z of shape [S, B, d] (batch shape [S, B]). All returned terms are per example, shape [B].
@@ -132,3 +133,27 @@ def chunked_iwae_bound(log_weights_fn, num_samples, chunk_size, seed):
     _, total = tf.while_loop(lambda i, _: i < num_chunks, body,
                              (tf.constant(1), chunk_logsumexp(tf.constant(0))))
     return total - tf.math.log(tf.cast(num_samples, total.dtype))
+
+
+# --- adversarial losses (Goodfellow et al. 2014), from discriminator logits -------------------
+# D(x) = sigmoid(logits); softplus(-l) = -log sigmoid(l) and softplus(l) = -log(1 - sigmoid(l)),
+# computed stably from the logits. All terms are per example, shape [B].
+
+def discriminator_loss(real_logits, fake_logits):
+    """-log D(x) - log(1 - D(G(z))): the discriminator's cross-entropy on a real and a fake
+    example (one of each per row)."""
+    return tf.nn.softplus(-real_logits) + tf.nn.softplus(fake_logits)
+
+
+def generator_loss(fake_logits):
+    """-log D(G(z)): the non-saturating generator loss (strong gradients early in training,
+    when D rejects the fakes; the minimax -log(1 - D(G(z))) would saturate)."""
+    return tf.nn.softplus(-fake_logits)
+
+
+def gaussian_feature_distortion(features, reconstructed_features):
+    """-log N(f(x); f(x~), I) up to its constant: 0.5 ||f(x) - f(x~)||^2 summed over features,
+    the reconstruction error measured in a discriminator layer (VAE-GAN, Larsen et al. 2016).
+    Features of any shape [B, ...]."""
+    squared = tf.square(tf.cast(features, tf.float32) - tf.cast(reconstructed_features, tf.float32))
+    return 0.5 * tf.reduce_sum(tf.reshape(squared, [tf.shape(squared)[0], -1]), axis=1)

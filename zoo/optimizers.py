@@ -119,14 +119,18 @@ class GroupedOptimizer(keras.optimizers.Optimizer):
                 self.group_optimizers[group].finalize_variable_values(variables)
 
     def get_config(self):
+        # A list of [group, optimizer] pairs: the group order is the update order and the
+        # order of the state variables, and JSON dicts may come back with their keys sorted.
         return {"name": self.name,
-                "optimizers": {group: keras.saving.serialize_keras_object(opt)
-                               for group, opt in self.group_optimizers.items()}}
+                "optimizers": [[group, keras.saving.serialize_keras_object(opt)]
+                               for group, opt in self.group_optimizers.items()]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        pairs = config["optimizers"]
+        pairs = pairs.items() if isinstance(pairs, dict) else pairs  # older folders: a dict
         optimizers = {group: keras.saving.deserialize_keras_object(
-            opt, custom_objects=custom_objects) for group, opt in config["optimizers"].items()}
+            opt, custom_objects=custom_objects) for group, opt in pairs}
         return cls(optimizers, name=config.get("name"))
 
 

@@ -32,6 +32,15 @@ JSB_ANCHOR = ("Frame-level NLL on the JSB test set in nats per time step (Boulan
               "et al. 2012; Fraccaro et al. 2016): RNN with independent Bernoullis about 8.7, "
               "TSBN 7.48, STORN 6.91, RNN-NADE 5.19, SRNN 4.74.")
 
+# The adversarial presets: MNIST grey levels (no binarization: a discriminator would tell binary
+# data from grey samples at once), Adam 2e-4 with beta_1 0.5 (Radford et al. 2016), batch 100,
+# measured on sample quality beside the VAE family (FD, Parzen, class coverage,
+# precision/recall in the mnist_classifier's features).
+MNIST_ADVERSARIAL = {"dataset": "mnist", "binarization": "none", "batch_size": 100,
+                     "learning_rate": 2e-4, "adam_beta_1": 0.5, "seed": 0}
+SAMPLE_METRICS = "parzen,fd,coverage,precision_recall"
+ADVERSARIAL_PICTURES = ["samples", "curves", "latent_walk"]
+
 PRESETS = {
     "vae_mnist": {
         "train": {**MNIST_BERNOULLI, "model": "vae", "latent_dim": 50,
@@ -294,5 +303,71 @@ PRESETS = {
                   "in mixed bfloat16 (the output head and the loss in float32; evaluation in "
                   "float32), for 20 epochs.",
         "pictures": ["samples", "completion"],
+    },
+    "gan_mnist": {
+        "train": {**MNIST_ADVERSARIAL, "model": "gan", "latent_dim": 100,
+                  "generator_units": [1200, 1200], "discriminator_units": [240, 240],
+                  "epochs": 30},
+        "metrics": SAMPLE_METRICS,
+        "title": "GAN on MNIST grey levels (MLP generator 2x1200 ReLU, maxout discriminator "
+                 "2x240x5 with dropout)",
+        "paper": "Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014",
+        "anchor": "Parzen-window log-likelihood on MNIST: GAN 225 ± 2 (the paper's table 1; "
+                  "a weak metric, see DESIGN.md). No NLL: a GAN has no density.",
+        "limits": "No density and no encoder. The paper's z was uniform, here N(0, I); its "
+                  "optimizer was SGD with momentum, here Adam 2e-4 (beta_1 0.5).",
+        "pictures": ADVERSARIAL_PICTURES,
+    },
+    "dcgan_mnist": {
+        "train": {**MNIST_ADVERSARIAL, "model": "dcgan", "latent_dim": 100,
+                  "filters": [64, 128], "epochs": 5},
+        "metrics": SAMPLE_METRICS,
+        "title": "DCGAN on MNIST grey levels (G 100 -> 7x7x128 -> 14x14x64 -> 28x28, D the "
+                 "mirror image, 5x5 stride-2 convolutions, batch norm)",
+        "paper": "Radford, Metz & Chintala, Unsupervised Representation Learning with Deep "
+                 "Convolutional Generative Adversarial Networks, ICLR 2016",
+        "anchor": "The paper reports no MNIST likelihood or FD. A large-scale study (Lucic et "
+                  "al. 2018) measured MNIST FID in Inception features: NS-GAN 6.8, VAE 23.8, "
+                  "not comparable with the zoo's classifier-feature FD; the ordering (GANs far "
+                  "ahead of VAEs on sample quality) is what to compare.",
+        "limits": "The paper's architecture scaled to 28x28 (two stride-2 layers instead of "
+                  "four) and trained 5 epochs on CPU.",
+        "pictures": [*ADVERSARIAL_PICTURES, "arithmetic"],
+    },
+    "lapgan_mnist": {
+        "train": {**MNIST_ADVERSARIAL, "model": "lapgan", "latent_dim": 100, "levels": 3,
+                  "coarse_units": [600, 600], "filters": [32], "epochs": 5},
+        "metrics": SAMPLE_METRICS,
+        "title": "LAPGAN on MNIST grey levels (pyramid 7 -> 14 -> 28: an MLP GAN for 7x7, "
+                 "conditional conv GANs for the band-pass residuals)",
+        "paper": "Denton, Chintala, Szlam & Fergus, Deep Generative Image Models using a "
+                 "Laplacian Pyramid of Adversarial Networks, NeurIPS 2015",
+        "anchor": "The paper measures CIFAR-10, STL and LSUN (Parzen and human studies), not "
+                  "MNIST; no published MNIST figure to compare.",
+        "limits": "Sized for CPU: 32-channel convolutions at the finer levels (the paper used "
+                  "128), 5 epochs.",
+        "pictures": [*ADVERSARIAL_PICTURES, "pyramid"],
+    },
+    "vaegan_mnist": {
+        "train": {**MNIST_ADVERSARIAL, "model": "vaegan", "latent_dim": 50, "network": "conv",
+                  "conv_filters": [32, 64], "hidden_units": [256],
+                  "discriminator_filters": [32, 64], "gamma": 1.0, "activation": "relu",
+                  "epochs": 5},
+        "metrics": "elbo,nll," + SAMPLE_METRICS,
+        # The pixel-likelihood bound of a feature-space model, on the binarized test set: a
+        # cheaper protocol (the conv decoder at k=5000 on 10k images would take hours here).
+        "nll_samples": 100, "nll_images": 1000, "nll_binarization": "dynamic",
+        "title": "VAE-GAN on MNIST grey levels (conv encoder/decoder 32-64, z = 50; DCGAN-style "
+                 "discriminator 32-64 whose last convolution is the feature space)",
+        "paper": "Larsen, Sønderby, Larochelle & Winther, Autoencoding beyond pixels using a "
+                 "learned similarity metric, ICML 2016",
+        "anchor": "The paper measures CelebA (attribute similarity, pictures), not MNIST "
+                  "likelihoods; the aim here: samples sharper than vae_mnist's with an FD "
+                  "between the VAE's and the DCGAN's.",
+        "limits": "Trained on grey levels with the feature-space reconstruction only (the "
+                  "paper's model): its NLL bound uses a Bernoulli pixel likelihood that "
+                  "training never fits, on the binarized test set, with a reduced protocol "
+                  "(k=100, 1000 images).",
+        "pictures": ["samples", "reconstructions", "curves"],
     },
 }

@@ -83,3 +83,13 @@ def test_bad_benchmark_input_exits_2(capsys, monkeypatch, argv, message):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert main(["benchmark", "--dataset", "digits", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_adversarial_models_report_each_groups_step_cost(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["benchmark", "--model", "dcgan", "--dataset", "digits", "--filters", "4,8",
+                 "--latent-dim", "4", "--batch-size", "50", "--steps", "3", "--windows", "1",
+                 "--warmup", "1", "--json", str(path)]) == 0
+    assert "Step cost per optimizer group" in capsys.readouterr().out
+    costs = json.loads(path.read_text())["group_step_ms"]
+    assert set(costs) == {"discriminator", "generator"} and min(costs.values()) > 0

@@ -269,6 +269,9 @@ def test_train_command_with_bfloat16_and_steps_per_execution(tmp_path):
 @pytest.mark.parametrize("model, extra", [
     ("gae", []),  # its E-step runs as a callback before every epoch and after the last
     ("m2", ["--labels-per-class", "5", "--labelled-batch-size", "20"]),  # semi-supervised
+    # three optimizer groups and batch norm in the discriminator
+    ("vaegan", ["--binarization", "none", "--conv-filters", "4,8",
+                "--discriminator-filters", "4,8"]),
 ])
 def test_models_with_callbacks_or_labels_train_on_two_workers(tmp_path, model, extra):
     out = tmp_path / model
@@ -280,5 +283,8 @@ def test_models_with_callbacks_or_labels_train_on_two_workers(tmp_path, model, e
     metrics = json.loads((out / "metrics.json").read_text())
     if model == "gae":  # the cache holds the encoder's posteriors, not its N(0, I) start
         assert np.abs(np.asarray(trained.component_loc)).max() > 0
+    elif model == "vaegan":
+        steps = {g: int(o.iterations) for g, o in trained.optimizer.group_optimizers.items()}
+        assert len(set(steps.values())) == 1 and min(steps.values()) > 0, steps
     else:
         assert 0 <= metrics["test_error"] < 0.9

@@ -55,7 +55,7 @@ def test_pseudo_input_picture_is_the_models_own(tmp_path):
 
 def test_pictures_follow_capabilities(tmp_path):
     gan = make_model("toy_gan", {})
-    assert plotting.available_plots(gan) == ["samples"]
+    assert plotting.available_plots(gan) == ["samples", "curves"]
     with pytest.raises(ValueError, match="ToyGAN cannot draw 'reconstructions'; ToyGAN can draw: "
                                          "samples"):
         plotting.plot(gan, "reconstructions", str(tmp_path / "r.png"), None, None)

@@ -56,7 +56,7 @@ def test_other_models_train_from_the_cli(tmp_path, model):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "gan"], "Unknown model 'gan'; choose one of"),
+    (["--model", "wgan"], "Unknown model 'wgan'; choose one of"),
     (["--dataset", "cifar"], "Unknown dataset 'cifar'"),
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--likelihood", "poisson"], "--likelihood must be one of: bernoulli, categorical"),

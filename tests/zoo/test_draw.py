@@ -354,3 +354,145 @@ def test_the_canvas_figure_and_the_painting_gif(tmp_path):
     assert os.path.getsize(png) > 500
     with Image.open(gif) as image:
         assert image.format == "GIF" and image.n_frames == 4
+
+
+# --- the attention windows (the rectangles of the paper's figures) --------------------------------
+def _fixed_attention(model, read_raw, write_raw):
+    """Attention layers that ignore h_dec: every step's grid is placed by the given five numbers."""
+    for layer, raw in ((model.read_attention, read_raw), (model.write_attention, write_raw)):
+        kernel, bias = layer.weights
+        kernel.assign(np.zeros(kernel.shape, np.float32))
+        bias.assign(np.asarray(raw, np.float32))
+
+
+def test_attention_windows_are_the_grids_of_the_attention_parameters():
+    height, width = 11, 13  # not square: rows and columns must not be swapped
+    model = tiny(event_shape=(height, width, 1), num_steps=3, read_size=3, write_size=4)
+    randomize(model, scale=0.3)
+    # filters wide enough (sigma^2 = 0.6) for their centres of mass on the pixel grid to be
+    # their centres mu, and far enough inside the image not to be cut
+    read_raw = [0.1, 0.0, np.log(0.6), np.log(0.2), 0.1]
+    write_raw = [-0.1, 0.1, np.log(0.6), np.log(0.3), -0.2]
+    _fixed_attention(model, read_raw, write_raw)
+    x = np.random.default_rng(0).random((2, height, width, 1)).astype(np.float32)
+    windows = model.attention_windows(x)
+    assert set(windows) == {"read", "write"}
+    for name, raw, size in (("read", read_raw, 3), ("write", write_raw, 4)):
+        window = {k: np.asarray(v) for k, v in windows[name].items()}
+        g_x, g_y, log_sigma2, log_delta, _ = raw
+        centre_x = (width + 1) / 2 * (g_x + 1) - 1  # the paper's a = 1..A, 0-based here
+        centre_y = (height + 1) / 2 * (g_y + 1) - 1
+        delta = (max(height, width) - 1) / (size - 1) * np.exp(log_delta)
+        assert window["box"].shape == (2, 3, 4)
+        np.testing.assert_allclose(window["centre_x"], centre_x, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(window["centre_y"], centre_y, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(window["stride"], delta, rtol=1e-5)
+        np.testing.assert_allclose(window["sigma"], np.exp(log_sigma2 / 2), rtol=1e-5)
+        np.testing.assert_allclose(window["size"], size * delta, rtol=1e-5)
+        np.testing.assert_allclose(window["box"], np.broadcast_to(
+            [centre_x - size * delta / 2, centre_y - size * delta / 2,
+             centre_x + size * delta / 2, centre_y + size * delta / 2], (2, 3, 4)),
+            rtol=1e-5, atol=1e-5)
+        # The box holds the N x N filter centres, half a stride in from its edges: the centres
+        # of mass of the (narrow, inside the image) filters of the paper's filterbank.
+        f_x, f_y, _ = numpy_filterbank(np.array([raw], np.float32), height, width, size)
+        mass_x = f_x[0] @ np.arange(width)
+        mass_y = f_y[0] @ np.arange(height)
+        left, top, right, bottom = window["box"][0, 0]
+        np.testing.assert_allclose([mass_x[0], mass_x[-1]], [left + delta / 2, right - delta / 2],
+                                   atol=1e-3)
+        np.testing.assert_allclose([mass_y[0], mass_y[-1]], [top + delta / 2, bottom - delta / 2],
+                                   atol=1e-3)
+    sampled = model.attention_windows(num_samples=4, seed=1)
+    assert set(sampled) == {"write"}  # sampling reads nothing
+    assert sampled["write"]["box"].shape == (4, 3, 4)
+
+
+def _numpy_lstm_step(cell, inputs, h, c):
+    kernel, recurrent, bias = (w.numpy().astype(np.float64) for w in cell.weights)
+    i, f, g, o = np.split(inputs @ kernel + h @ recurrent + bias, 4, axis=-1)
+    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return _sigmoid(o) * np.tanh(c), c
+
+
+def test_sample_write_windows_follow_the_decoder_state_step_by_step():
+    """For samples z_t = noise_t: h_dec_t by hand, then the write grid it places."""
+    model = tiny(num_steps=3)
+    randomize(model, scale=0.5)
+    seed, n = 5, 3
+    noise = tf.random.stateless_normal([n, 3, model.latent_dim],
+                                       as_stateless_seed(seed)).numpy().astype(np.float64)
+    windows = model.attention_windows(num_samples=n, seed=seed)["write"]
+    h = c = np.zeros((n, model.decoder_units))
+    kernel, bias = (w.numpy().astype(np.float64) for w in model.write_attention.weights)
+    for t in range(3):
+        h, c = _numpy_lstm_step(model.decoder_cell, noise[:, t], h, c)
+        g_x, g_y, _, log_delta, _ = (h @ kernel + bias).T
+        delta = (8 - 1) / (3 - 1) * np.exp(log_delta)
+        np.testing.assert_allclose(windows["centre_x"][:, t], 4.5 * (g_x + 1) - 1, rtol=1e-4,
+                                   atol=1e-4)
+        np.testing.assert_allclose(windows["centre_y"][:, t], 4.5 * (g_y + 1) - 1, rtol=1e-4,
+                                   atol=1e-4)
+        np.testing.assert_allclose(windows["size"][:, t], 3 * delta, rtol=1e-4)
+
+
+def test_the_read_window_of_a_step_is_placed_by_the_previous_decoder_state():
+    model = tiny(num_steps=4, read_size=3, write_size=3)
+    randomize(model, scale=0.4)
+    for read, write in zip(model.read_attention.weights, model.write_attention.weights):
+        read.assign(write)  # the same layer: read_t must then be write_{t-1}
+    windows = model.attention_windows(inputs_for(model, n=3))
+    read, write = (np.asarray(windows[k]["box"]) for k in ("read", "write"))
+    np.testing.assert_allclose(read[:, 1:], write[:, :-1], rtol=1e-5, atol=1e-5)
+    bias = model.read_attention.weights[1].numpy()  # h_dec_0 = 0 places the first read
+    np.testing.assert_allclose(windows["read"]["centre_x"][:, 0], 4.5 * (bias[0] + 1) - 1,
+                               rtol=1e-5)
+
+
+def test_draw_windows_outlines_the_box_at_the_zoomed_pixels():
+    from zoo.models.draw import WINDOW_COLOURS, draw_windows
+
+    image = np.zeros((1, 4, 4, 1), np.float32)
+    # columns 0.5..2.5 and rows -0.5..1.5 in pixel coordinates: zoomed 2x, columns 2..5 and
+    # rows 0..3 (pixel i covers [i - 0.5, i + 0.5] -> zoomed [2i, 2i + 2))
+    drawn = draw_windows(image, {"read": np.array([[0.5, -0.5, 2.5, 1.5]])}, zoom=2)[0]
+    red = np.array(WINDOW_COLOURS["read"], np.float32)
+    outline = np.zeros((8, 8), bool)
+    outline[0:4, 2] = outline[0:4, 5] = outline[0, 2:6] = outline[3, 2:6] = True
+    np.testing.assert_array_equal(np.all(drawn == red, axis=-1), outline)
+    assert np.all(drawn[~outline] == 0)
+    # a box partly outside the image: only its visible edges
+    drawn = draw_windows(image, {"write": np.array([[-3.0, 1.5, 10.0, 2.5]])}, zoom=2)[0]
+    green = np.all(drawn == np.array(WINDOW_COLOURS["write"], np.float32), axis=-1)
+    assert green[4, :].all() and green[5, :].all() and green.sum() == 16
+
+
+def test_the_attention_picture_and_the_models_that_have_none(tmp_path):
+    from training.pictures import available_plots, plot
+
+    model = tiny(num_steps=4)
+    _fixed_attention(model, [0.0, 0.0, np.log(0.1), np.log(0.2), 0.0],
+                     [0.3, -0.3, np.log(0.1), np.log(0.3), 0.0])
+    x = inputs_for(model, n=4)
+    rows = model.attention_rows(x, seed=1, images=2, columns=3, zoom=4)
+    assert rows.shape == (4, 3, 32, 32, 3)
+    steps = [0, 2, 3]  # 3 evenly spaced steps of 4, ending with T
+    canvases = np.asarray(model.canvases(x[:2]))[:, steps].repeat(4, axis=2).repeat(4, axis=3)
+    grey = (rows[:2, ..., 0] == rows[:2, ..., 1]) & (rows[:2, ..., 1] == rows[:2, ..., 2])
+    np.testing.assert_allclose(rows[:2, ..., 0][grey], canvases[..., 0][grey], atol=1e-6)
+    assert grey.mean() > 0.5  # the outlines cover a little of each canvas
+    windows = model.attention_windows(x[:2])
+    left, top, right, bottom = np.round((np.asarray(windows["read"]["box"])[0, 0] + 0.5) * 4)
+    red = np.array([1.0, 0.2, 0.2], np.float32)
+    assert np.all(rows[0, 0, int(top):int(bottom), int(left)] == red)
+    assert "attention" in available_plots(model)
+    png = plot(model, "attention", str(tmp_path / "attention.png"), x, None, seed=0)
+    assert os.path.getsize(png) > 500
+    plain = tiny(attention=False)
+    assert "attention" not in available_plots(plain)
+    with pytest.raises(ValueError, match="attention=False.*no attention windows"):
+        plain.attention_windows(x)
+    with pytest.raises(ValueError, match="cannot draw|Unknown plot"):
+        plot(plain, "attention", str(tmp_path / "none.png"), x, None)
+    with pytest.raises(ValueError, match="attention_windows takes either images x"):
+        model.attention_windows(x, num_samples=2)

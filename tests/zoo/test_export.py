@@ -53,6 +53,7 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         {"log_prob"} if capabilities.has_density else set()) | (
         {"classify"} if capabilities.classifier else set()) | (
         {"complete"} if capabilities.completion else set()) | (
+        {"generate", "discriminate"} if capabilities.adversarial else set()) | (
         set(model.serving_endpoints()))  # a model's own signatures (DRAW: canvases)
     assert set(model.exported_endpoints()) == expected
     assert set(json.loads(str(out["signatures"]))) == expected
@@ -66,6 +67,17 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         python = model.complete(x, half, 1, seed=np.array([1, 2]), **given("complete"))[:, 0]
         np.testing.assert_array_equal(completed, python)
         assert "num_known must be between 0 and" in str(out["error_num_known"])
+    if capabilities.adversarial:  # G of the sampled z; D(x) as the Python model scores it
+        np.testing.assert_allclose(out["generate_x"], out["sample_a1_x"], atol=1e-5)
+        np.testing.assert_allclose(out["generate_x"], model.generate(out["sample_a1_z"]),
+                                   atol=1e-5)
+        logits = np.asarray(model.discriminate(x))
+        np.testing.assert_allclose(out["discriminate_logits"], logits, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(out["discriminate_probability"], 1 / (1 + np.exp(-logits)),
+                                   atol=1e-5)
+        assert "Cannot feed value of shape" in str(out["error_shape"]) \
+            or "x must have shape" in str(out["error_shape"])
+        assert "must be in [0, 1]" in str(out["error_values"])
     if capabilities.latent != "single":  # a generator without encoder
         assert out["sample_a1_x"].shape == (6, *model.event_shape)
         np.testing.assert_allclose(out["sample_a1_x"], model.sample(

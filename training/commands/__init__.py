@@ -115,8 +115,9 @@ def parser():
                        "metrics.json)")
     v.add_argument("model", help="preset name or model folder")
     v.add_argument("--metrics", default="auto",
-                   help="comma-separated: elbo, nll, parzen, fd, error, baselines, or auto (the model's "
-                        "headline metric: nll, else error, else fd) (default auto)")
+                   help="comma-separated: elbo, nll, parzen, fd, coverage, precision_recall, "
+                        "error, baselines, or auto (the model's headline metric: nll, else "
+                        "error, else fd) (default auto)")
     v.add_argument("--num-samples", type=int, default=5000,
                    help="k for an importance-sampled NLL (default 5000)")
     v.add_argument("--max-images", type=int, help="only the first N test images (quick checks)")
@@ -125,6 +126,10 @@ def parser():
                    "kind instead of the model's own (results prefixed with its name)")
     v.add_argument("--data-path", help="where --dataset's files are (default: its loader's "
                    "chain)")
+    v.add_argument("--binarization", choices=("dynamic", "static", "none"),
+                   help="the test images' protocol (dynamic/static: binarized once with the "
+                        "fixed seed; none: grey levels); default: the one the model was trained "
+                        "under")
     v.add_argument("--out", help="also write the results to this JSON file")
     v.add_argument("--write", action="store_true",
                    help="merge the results into the folder's metrics.json; for a shipped preset "
@@ -135,10 +140,12 @@ def parser():
     g.add_argument("--kind", default="samples",
                    help="samples, reconstructions, manifold (2-D latents), scatter, "
                         "interpolation, digits (label-conditioned decoders), painting (an "
-                        "animated GIF of DRAW painting its samples), or a picture the "
-                        "model brings (analogies, pseudo_inputs, canvases, ...); an unsupported "
-                        "kind "
-                        "lists what the model can draw (default samples)")
+                        "animated GIF of DRAW painting its samples), latent_walk and arithmetic "
+                        "(adversarial models: lines in z; the DCGAN paper's vector arithmetic "
+                        "with digits), curves (the per-epoch training history), or a picture "
+                        "the model brings (analogies, pseudo_inputs, canvases, attention, "
+                        "pyramid, ...); an unsupported kind lists what the model can draw "
+                        "(default samples)")
     g.add_argument("--out", help="PNG (GIF for painting) path (default: <kind>.png inside a "
                                  "model folder given by path; pictures/<preset>_<kind>.png here "
                                  "for a preset)")
@@ -156,6 +163,17 @@ def parser():
                    help="sequence models with one latent: also write interpolation.mid between "
                         "test sequences A and B (e.g. 0,1)")
     s.add_argument("--seed", type=int, default=0, help="(default 0)")
+
+    z = sub.add_parser("compress", help="conceptual compression against JPEG: bits (KL of the "
+                       "first t steps) and reconstructions by step of a model that sends its "
+                       "latents step by step, and JPEG at the matching size")
+    z.add_argument("model", help="preset name or model folder")
+    z.add_argument("--out", required=True, help="folder to write compression.json, .csv and "
+                   ".png into")
+    z.add_argument("--num-images", type=int, default=100,
+                   help="the first N test images (default 100)")
+    z.add_argument("--seed", type=int, default=0,
+                   help="seed of the posterior draws z ~ q (default 0)")
 
     m = sub.add_parser("make-preset", help="train, evaluate and write a pretrained preset")
     m.add_argument("name", help="a preset recipe (zoo/preset_recipes.py)")

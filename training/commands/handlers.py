@@ -32,7 +32,8 @@ def _evaluate(args, verbose):
     results = evaluate(
         args["model"], parse_metrics(args["metrics"]), num_samples=args["num_samples"],
         max_images=args["max_images"], seed=args["seed"], write=args.get("write", False),
-        verbose=verbose, dataset=args.get("dataset"), data_path=args.get("data_path"))
+        verbose=verbose, dataset=args.get("dataset"), data_path=args.get("data_path"),
+        binarization=args.get("binarization"))
     other = args.get("dataset")
     if other:  # the keys carry the data set's name; print them as the usual lines
         prefix = f"{other}_"
@@ -85,12 +86,13 @@ def _plot(args, verbose):
         # otherwise no longer verify.
         with tempfile.TemporaryDirectory() as tmp:
             drawn = plot(model, kind, os.path.join(tmp, os.path.basename(path)),
-                         arrays["x_test"], picture_targets(model, arrays), seed=args["seed"])
+                         arrays["x_test"], picture_targets(model, arrays), seed=args["seed"],
+                         folder=folder)
             with open(drawn, "rb") as f:
                 update_folder_files(into, files={os.path.basename(path): f.read()})
     else:
         path = plot(model, kind, path, arrays["x_test"], picture_targets(model, arrays),
-                    seed=args["seed"])
+                    seed=args["seed"], folder=folder)
     print(f"Picture: {path}")
 
 
@@ -119,6 +121,25 @@ def _sample(args, verbose):
         _, arrays = folder_data(zoo.presets.resolve(args["model"]))
         paths += write_interpolation(model, args["out"], arrays["x_test"], arrays["mask_test"],
                                      between, seed=args["seed"])
+    print("\n".join(["Wrote:"] + [f"  {p}" for p in paths]))
+
+
+def _compress(args, verbose):
+    import zoo
+    from training.compression import check_progressive, format_table, write_compression
+    from training.evaluation.suite import folder_data
+    from zoo.checks import check_count
+
+    check_count(args["num_images"], "--num-images", maximum=10000)
+    folder = zoo.presets.resolve(args["model"])
+    model = zoo.load(folder, compile=False)
+    check_progressive(model)  # before reading any data
+    _, arrays = folder_data(folder)
+    x = arrays["x_test"][:args["num_images"]]
+    paths, tables = write_compression(model, x, args["out"], seed=args["seed"],
+                                      protocol=f"the first {len(x)} test images; "
+                                               f"{arrays['protocol']}")
+    print(format_table(tables, type(model).__name__))
     print("\n".join(["Wrote:"] + [f"  {p}" for p in paths]))
 
 
@@ -212,7 +233,7 @@ COMMANDS = {
     "train": _train, "evaluate": _evaluate, "plot": _plot, "make-preset": _make_preset,
     "leaderboard": _leaderboard, "train-classifier": _train_classifier, "export": _export,
     "benchmark": _benchmark, "models": _models, "datasets": _datasets,
-    "palette-dataset": _palette_dataset, "sample": _sample,
+    "palette-dataset": _palette_dataset, "sample": _sample, "compress": _compress,
 }
 
 

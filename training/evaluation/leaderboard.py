@@ -14,7 +14,11 @@ NLL = -mean importance-weighted log p(x) over the binarized MNIST test set (k sa
 set binarized once with seed 0), in nats, lower is better; Parzen = Parzen-window
 log-likelihood of the grey test images (10,000 samples, sigma chosen on validation), in nats,
 higher is better (a weak metric); FD = Frechet distance in the `mnist_classifier` feature space
-(10,000 samples vs 10,000 test images), lower is better; test error = semi-supervised
+(10,000 samples vs 10,000 test images), lower is better; class entropy = entropy of the
+classifier's labels for the 10,000 samples (uniform over the digits: 2.30; mode collapse lowers
+it); precision / recall = the improved precision and recall (Kynkäänniemi et al. 2019, k = 3) of
+the samples against the test images in the same feature space, higher is better; models without
+a density (GANs) have no NLL; test error = semi-supervised
 classification error on the 10k test images (100 labels). Models with an exact density
 (autoregressive ones; k = "exact") report the exact -log p(x), with no estimator. Each data set
 has its own table: NLLs of different data sets do not compare. Sequence data sets (piano rolls:
@@ -59,6 +63,8 @@ def rows():
             "k": metrics.get("nll_num_samples"), "nll_images": metrics.get("nll_test_images"),
             "parzen": metrics.get("parzen_log_likelihood"),
             "parzen_stderr": metrics.get("parzen_stderr"), "fd": metrics.get("fd"),
+            "entropy": metrics.get("class_entropy"), "precision": metrics.get("precision"),
+            "recall": metrics.get("recall"),
             "accuracy": metrics.get("test_accuracy"), "error": metrics.get("test_error"),
             "given_label": "given its label" in metrics.get("protocol", {}).get("nll", ""),
             "error_mean": metrics.get("test_error_mean"),
@@ -94,8 +100,8 @@ def render():
             lines += [_sequence_row(r, others) for r in chosen]
         else:
             lines += [f"## {dataset}", "", "| preset | model | test NLL (nats) | k | Parzen "
-                      "(nats) | FD | epochs | training time | hardware |",
-                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                      "(nats) | FD | class entropy | precision / recall | epochs | training time "
+                      "| hardware |", "| --- " * 11 + "|"]
             lines += [_row(r) for r in chosen]
         lines.append("")
     return "\n".join(lines)
@@ -129,7 +135,13 @@ def _row(r):
         nll += f"; per-position baseline {r['baseline']:.2f}"
     return (f"| [{r['name']}]({r['name']}/README.md) | {model} | {nll} | {_k_text(r)} | "
             f"{_fmt(r['parzen'], 1, r['parzen_stderr'])} | {_fmt(r['fd'])} | "
-            f"{r['epochs'] or '-'} | {_time_text(r)} | {r['hardware']} |")
+            f"{_fmt(r['entropy'])} | {_precision_recall(r)} | {r['epochs'] or '-'} | {_time_text(r)} | {r['hardware']} |")
+
+
+def _precision_recall(r):
+    if r["precision"] is None:
+        return "-"
+    return f"{r['precision']:.3f} / {r['recall']:.3f}"
 
 
 def write_leaderboard(path=None):

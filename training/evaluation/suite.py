@@ -11,6 +11,7 @@ import zoo
 from zoo.checks import check_count
 from training import data as data_lib
 from training.evaluation import protocols as evaluation
+from training.evaluation import sample_quality as quality
 from training.evaluation.baselines import PROTOCOL as BASELINES_PROTOCOL, measure_baselines
 from training.evaluation.classifier import classifier_features, default_classifier_path
 from zoo.presets import is_preset_folder, resolve
@@ -28,6 +29,11 @@ METRICS = {
                "Parzen-window log-likelihood of 10,000 samples (images)"),
     "fd": (lambda m: m.modality == "image",
            "Frechet distance in the mnist_classifier's features (images)"),
+    "coverage": (lambda m: m.modality == "image", "class histogram of 10,000 samples through "
+                 "the mnist_classifier: its entropy and the classes drawn (mode collapse)"),
+    "precision_recall": (lambda m: m.modality == "image", "precision and recall of 10,000 "
+                         "samples against 10,000 test images in the mnist_classifier's features "
+                         "(Kynkäänniemi et al. 2019, k=3)"),
     "baselines": (lambda m: m.modality in ("image", "palette_image"), "test NLL of two data-only "
                   "baselines (value frequencies; a categorical per pixel position)"),
 }
@@ -82,22 +88,25 @@ def check_full_protocol(folder, model, metrics, num_samples, max_images):
             "results, or measure with the full protocol.")
 
 
-def folder_data(folder, dataset=None, data_path=None):
+def folder_data(folder, dataset=None, data_path=None, binarization=None):
     """(dataset, arrays) of the data protocol a model folder was trained under (its recipe), or
-    of another data set of the same kind (`dataset`, read from `data_path` when given)."""
+    of another data set of the same kind (`dataset`, read from `data_path` when given), or under
+    another binarization (e.g. the binarized test set for a model trained on grey levels)."""
     recipe = read_json(f"{folder}/metadata.json").get("recipe", {})
+    binarization = binarization or recipe.get("binarization", "dynamic")
     if dataset is not None:
         loaded = data_lib.load_dataset(dataset, data_path)
-        return loaded, data_lib.prepare(loaded, recipe.get("binarization", "dynamic"))
+        return loaded, data_lib.prepare(loaded, binarization)
     path = recipe.get("data_path")
     # The files the model was trained on when they are still there; else the loader's chain.
     loaded = data_lib.load_dataset(recipe.get("dataset", "mnist"),
                                    path if path and os.path.exists(path) else None)
-    return loaded, data_lib.prepare(loaded, recipe.get("binarization", "dynamic"))
+    return loaded, data_lib.prepare(loaded, binarization)
 
 
 def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, seed=0,
-             classifier=None, write=False, verbose=1, dataset=None, data_path=None):
+             classifier=None, write=False, verbose=1, dataset=None, data_path=None,
+             binarization=None):
     """Measures `metrics` on the model's test set; returns the results (with their protocols).
 
     With `dataset` (and `data_path`), on the test split of another data set of the model's
@@ -114,6 +123,8 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         classifier: folder of the FD classifier (default: the mnist_classifier preset).
         write: merge the results into the folder's metrics.json (re-recording sha256s); for a
             shipped preset only under the full protocol (see `check_full_protocol`).
+        binarization: the test images' protocol ("dynamic" or "static": binarized once with
+            the fixed seed; "none": grey levels); default the one the model was trained under.
     """
     folder = resolve(name_or_path)
     if "nll" in metrics or "auto" in metrics:
@@ -129,7 +140,7 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
     if write:
         check_full_protocol(folder, model, metrics, num_samples, max_images)
     other = dataset
-    dataset, arrays = folder_data(folder, dataset, data_path)
+    dataset, arrays = folder_data(folder, dataset, data_path, binarization)
     if dataset.modality != model.modality:
         raise ValueError(f"{type(model).__name__} reads {model.modality} data; {dataset.name!r} "
                          f"holds {dataset.modality} data.")
@@ -166,11 +177,13 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results["protocol"]["baselines"] = BASELINES_PROTOCOL
     if "error" in metrics:
         evaluation.add_classification_error(results, model, x_test, arrays["y_test"][:n])
-    if "parzen" in metrics or "fd" in metrics:
+    sample_metrics = ("parzen", "fd", "coverage", "precision_recall")
+    if any(m in metrics for m in sample_metrics):
         samples_are = ("mean images of p(x|z), z ~ p(z)" if model.capabilities.latent == "single"
                        else "draws of the model")
-        samples = np.concatenate([np.asarray(model.sample(1000, seed=[seed, i]))
-                                  for i in range(10)])
+        samples = quality.model_samples(model, 10000, seed)
+    if any(m in metrics for m in sample_metrics[1:]):
+        classifier_model = zoo.load(classifier or default_classifier_path(), compile=False)
     if "parzen" in metrics:
         grey_test = dataset.test.x[:max_images]
         mean, se, sigma = evaluation.parzen_log_likelihood(
@@ -182,7 +195,6 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
             f"({samples_are}); sigma chosen over logspace(-1, 0, 10) on the 10k "
             f"grey validation images; mean log-likelihood of {len(grey_test)} grey test images, nats")
     if "fd" in metrics:
-        classifier_model = zoo.load(classifier or default_classifier_path(), compile=False)
         real = dataset.test.x[:len(samples)]
         fd = evaluation.frechet_distance(classifier_features(classifier_model, samples),
                                          classifier_features(classifier_model, real))
@@ -190,6 +202,24 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
         results["protocol"]["fd"] = (
             f"Frechet distance between the mnist_classifier feature-layer activations of "
             f"{len(samples)} model samples ({samples_are}) and {len(real)} grey test images")
+    if "coverage" in metrics:
+        results.update(quality.measure_coverage(classifier_model, samples))
+        results["protocol"]["coverage"] = (
+            f"the mnist_classifier's labels for {len(samples)} model samples ({samples_are}): "
+            "the share of each digit, its entropy in nats (uniform: log 10 = 2.303) and the "
+            f"digits drawn at least {100 * quality.COVERAGE_SHARE:g}% of the time")
+    if "precision_recall" in metrics:
+        real = dataset.test.x[:len(samples)]
+        precision, recall = quality.measure_precision_recall(classifier_model, samples, real)
+        results.update(precision=precision, recall=recall)
+        results["protocol"]["precision_recall"] = (
+            f"improved precision and recall (Kynkäänniemi et al. 2019, k=3) of {len(samples)} "
+            f"model samples ({samples_are}) against {len(real)} grey test images in the "
+            "mnist_classifier's feature-layer activations")
+    if binarization is not None:  # test images under another protocol than the model's own
+        data = results["protocol"].pop("data")
+        results["protocol"] = {k: f"{v}; test images: {data}"
+                               for k, v in results["protocol"].items()}
     if other is not None:
         results = {f"{other}_{k}": v for k, v in results.items() if k != "protocol"} | {
             "protocol": {f"{other}_{k}": v for k, v in results["protocol"].items()}}
@@ -234,4 +264,9 @@ def format_results(results):
         lines.append(f"Test error of the classifier: {100 * results['test_error']:.2f}%")
     if "fd" in results:
         lines.append(f"FD: {results['fd']:.2f}")
+    if "class_entropy" in results:
+        lines.append(f"Class coverage: entropy {results['class_entropy']:.3f} nats (uniform "
+                     f"2.303), {results['classes_covered']} of 10 digits drawn")
+    if "precision" in results:
+        lines.append(f"Precision {results['precision']:.3f}, recall {results['recall']:.3f}")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from training import pictures as plotting
 from training.evaluation.suite import evaluate
 from training.evaluation.leaderboard import write_leaderboard
 from zoo.preset_recipes import PRESETS
-from training.run.options import PLACEMENT_OPTIONS, resolve_recipe
+from training.run.options import PLACEMENT_OPTIONS, RUN_OPTIONS, resolve_recipe
 from training.run.train import train
 from zoo.atomic import write_json
 from zoo.presets import is_preset_name, presets_dir
@@ -48,6 +48,8 @@ def golden_values(model, x, y):
 def check_run_matches(run_folder, wanted):
     """Refuses to adopt a run whose recipe differs from the preset's recipe."""
     recipe = read_json(os.path.join(run_folder, "metadata.json")).get("recipe", {})
+    # A run from before an option existed ran with its default (e.g. adam_beta_1).
+    recipe = {**{o.name: o.default for o in RUN_OPTIONS}, **recipe}
     wanted = resolve_recipe(dict(wanted))
     diffs = {k: (recipe.get(k), v) for k, v in wanted.items()
              if k not in RUN_ONLY_KEYS and recipe.get(k) != v}
@@ -82,9 +84,12 @@ def make_preset(name, from_run=None, num_samples=5000, verbose=1):
         pics = [k for k in ("samples", "reconstructions", "interpolation")
                 if k in plotting.available_plots(model)] + spec.get("pictures", [])
         y_test = plotting.picture_targets(model, arrays)
-        for kind in pics:
+        history = os.path.join(from_run, "history.json")
+        if os.path.exists(history):  # the run's per-epoch values, for the curves picture
+            shutil.copy(history, os.path.join(folder, "history.json"))
+        for kind in dict.fromkeys(pics):
             plotting.plot(model, kind, os.path.join(folder, f"{kind}.png"), arrays["x_test"],
-                          y_test)
+                          y_test, folder=folder)
         write_json(os.path.join(folder, "golden.json"),
                    golden_values(model, arrays["x_test"], y_test))
 
@@ -136,11 +141,16 @@ def evaluate_preset(name, folder, num_samples=5000, verbose=1):
     names = spec["metrics"].split(",")
     # a cheaper NLL protocol (costly priors, costly samples): fewer test images or a smaller k
     reduced_nll = "nll" in names and ("nll_images" in spec or "nll_samples" in spec)
-    results = evaluate(folder, [m for m in names if not (reduced_nll and m == "nll")],
+    # A model trained on grey levels may have its bound measured on the binarized test set
+    # (nll_binarization): the ELBO then goes with the NLL.
+    apart = ("nll", "elbo") if spec.get("nll_binarization") else ("nll",)
+    results = evaluate(folder, [m for m in names if not (reduced_nll and m in apart)],
                        num_samples=num_samples, write=True, verbose=verbose)
     if reduced_nll:
-        nll = evaluate(folder, ["nll"], num_samples=spec.get("nll_samples", num_samples),
-                       max_images=spec.get("nll_images"), write=True, verbose=verbose)
+        nll = evaluate(folder, [m for m in apart if m in names],
+                       num_samples=spec.get("nll_samples", num_samples),
+                       max_images=spec.get("nll_images"), write=True, verbose=verbose,
+                       binarization=spec.get("nll_binarization"))
         results = {**results, **nll, "protocol": {**results["protocol"], **nll["protocol"]}}
     for other in spec.get("also_on", ()):  # the test split of another data set, prefixed
         measured = evaluate(folder, ["nll"], num_samples=spec.get("nll_samples", num_samples),
@@ -214,12 +224,21 @@ def model_card(name, folder):
     rows = [("test NLL", "test_nll", "test_nll_stderr", "nll", "nats"),
             ("test ELBO", "test_elbo", "test_elbo_stderr", "elbo", "nats"),
             ("Parzen log-likelihood", "parzen_log_likelihood", "parzen_stderr", "parzen", "nats"),
-            ("FD", "fd", None, "fd", "")]
+            ("FD", "fd", None, "fd", ""),
+            ("class entropy of samples", "class_entropy", None, "coverage", "nats (uniform: "
+             "2.30)"),
+            ("precision", "precision", None, "precision_recall", ""),
+            ("recall", "recall", None, "precision_recall", "")]
     lines += ["| metric | value | protocol |", "| --- | --- | --- |"]
     for label, key, se_key, proto, unit in rows:
         if key in metrics:
             se = f" ± {metrics[se_key]:.2f}" if se_key and se_key in metrics else ""
             lines.append(f"| {label} | {metrics[key]:.2f}{se} {unit} | {protocol.get(proto, '')} |")
+    if "classes_covered" in metrics:
+        shares = ", ".join(f"{d}: {100 * v:.1f}%"
+                           for d, v in enumerate(metrics["class_histogram"]))
+        lines.append(f"| digits drawn (≥ 1% of samples) | {metrics['classes_covered']} of 10 "
+                     f"({shares}) | {protocol.get('coverage', '')} |")
     if "test_bits_per_pixel" in metrics:
         lines.append(f"| test bits per pixel | {metrics['test_bits_per_pixel']:.4f} | "
                      f"{protocol.get('bits_per_pixel', '')} |")
@@ -272,9 +291,15 @@ def model_card(name, folder):
         lines += ["Completion (the lecture's figure): each row holds the top half of a test "
                   "image (the rest grey), six draws of the bottom half, and the original:", "",
                   "![completion](completion.png)", ""]
-    for kind in ("manifold", "digits", "analogies", "scatter", "interpolation", "pseudo_inputs"):
+    for kind in ("manifold", "digits", "analogies", "scatter", "interpolation", "pseudo_inputs",
+                 "latent_walk", "arithmetic", "pyramid"):
         if os.path.exists(os.path.join(folder, f"{kind}.png")):
             lines += [f"![{kind}]({kind}.png)", ""]
+    if os.path.exists(os.path.join(folder, "curves.png")):
+        lines += ["Training curves, per epoch (history.json): the losses, the discriminator's "
+                  "mean outputs on real images and on samples, and the mode-collapse monitor "
+                  "(the entropy of the classifier's labels for 10,000 samples):", "",
+                  "![curves](curves.png)", ""]
     if "sample_statistics" in metrics:
         lines += statistics_table(metrics)
     if spec.get("card_text"):  # what the recipe adds about this model

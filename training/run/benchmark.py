@@ -206,6 +206,8 @@ def benchmark_train(options, verbose=1):
         "steps_per_window": steps, "windows": windows, "warmup_windows": warmup,
         "images_per_second": rate, "step_ms": 1000 * global_batch / rate,
         "window_seconds": seconds, "machine": machine_facts()}
+    if len(model.capabilities.optimizers) > 1:
+        result["group_step_ms"] = group_step_costs(model, next(iter(train_ds)))
     if shapes is None:
         result["parameters"] = int(model.count_params())
         result["unit"] = "sequences" if model.modality == "piano_roll" else "images"
@@ -238,6 +240,38 @@ def benchmark_train(options, verbose=1):
         if "images_per_second" in result["pytorch"]:
             result["ratio_to_pytorch"] = rate / result["pytorch"]["images_per_second"]
     return result
+
+
+def group_step_costs(model, batch, steps=10, repeats=3):
+    """{group: median ms} of one optimizer group's update alone (its loss, gradient and
+    optimizer step, compiled) on one batch: what each side of a GAN's step costs."""
+    import time
+
+    import tensorflow as tf
+
+    x, y = model.unpack(batch)
+    y = model.default_targets(x, y)
+    def compiled_update(group, variables):
+        @tf.function
+        def update(x, y):
+            with tf.GradientTape() as tape:
+                loss = model.group_loss(group, x, y, training=True)
+            model.optimizer.apply(tape.gradient(loss, variables), variables)
+
+        return update
+
+    costs = {}
+    for group, variables in model.parameter_groups().items():
+        update = compiled_update(group, variables)
+        update(x, y)  # traced and warmed up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                update(x, y)
+            times.append((time.perf_counter() - start) / steps)
+        costs[group] = 1000 * float(np.median(times))
+    return costs
 
 
 def torch_benchmark(shapes, recipe, x_train, steps, windows, warmup, twin=True):
@@ -323,6 +357,10 @@ def format_generic_train(r):
         f"Protocol: Keras fit on the recipe's tf.data pipeline, {r['warmup_windows']} warm-up "
         f"windows, median of {r['windows']} windows of {r['steps_per_window']} steps",
         f"Training: {r['images_per_second']:,.1f} {unit}/s ({r['step_ms']:.1f} ms/step)"]
+    if "group_step_ms" in r:
+        lines.append("Step cost per optimizer group (its loss, gradient and update alone on one "
+                     "batch, median of 3 x 10 steps): " + ", ".join(
+                         f"{g} {ms:.1f} ms" for g, ms in r["group_step_ms"].items()))
     if "flops_per_image" in r:
         flops = r["flops_per_image"]
         lines.append(f"FLOPs per {unit[:-1]}: {flops['forward'] / 1e6:,.1f} M forward (counted "

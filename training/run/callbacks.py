@@ -162,3 +162,64 @@ class KeepBest(keras.callbacks.Callback):
         if not self.model.stop_training and self.best_epoch and os.path.exists(
                 self.weights_path):
             self.model.load_weights(self.weights_path)
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """The logged values of every epoch (losses, validation losses, monitors), kept across
+    resumed runs in a JSON file: [{"epoch": 1, "d_loss": ..., ...}, ...]. An epoch run again
+    after a resume replaces its earlier entry. The model folder keeps it as history.json (the
+    presets' training curves)."""
+
+    def __init__(self, path, sources=()):
+        super().__init__()
+        self.path = path
+        self.sources = tuple(sources)  # monitors whose `extras` (a dict) join each entry
+        self.entries = []
+
+    def on_train_begin(self, logs=None):
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.entries = json.load(f)
+
+    def on_epoch_end(self, epoch, logs=None):
+        entry = {"epoch": epoch + 1}
+        for name, value in (logs or {}).items():
+            try:
+                entry[name] = float(value)
+            except (TypeError, ValueError):
+                continue
+        for source in self.sources:
+            entry.update(source.extras)
+        self.entries = [e for e in self.entries if e["epoch"] < epoch + 1] + [entry]
+        write_json(self.path, self.entries)
+
+
+class ClassCoverageMonitor(keras.callbacks.Callback):
+    """The mode-collapse monitor: after each epoch, `num_samples` samples (fixed seed) through
+    the zoo's MNIST classifier; logs `class_entropy` (nats; uniform over 10 digits: 2.303) and
+    `classes_covered` (digits drawn at least 1% of the time) for TensorBoard and the history,
+    and the class histogram for the history. Runs before the callbacks that record logs."""
+
+    def __init__(self, classifier_path, num_samples=10000, seed=0):
+        super().__init__()
+        self.classifier_path = classifier_path
+        self.num_samples = num_samples
+        self.seed = seed
+        self.classifier = None
+        self.extras = {}  # the last epoch's class histogram, for EpochHistory
+
+    def on_train_begin(self, logs=None):
+        import zoo
+
+        self.classifier = zoo.load(self.classifier_path, compile=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from training.evaluation import sample_quality
+
+        samples = sample_quality.model_samples(self.model, self.num_samples, self.seed)
+        coverage = sample_quality.measure_coverage(self.classifier, samples)
+        if logs is not None:
+            logs["class_entropy"] = coverage["class_entropy"]
+            logs["classes_covered"] = float(coverage["classes_covered"])
+        # For EpochHistory: values that are not scalars stay out of the Keras logs.
+        self.extras = {"class_histogram": coverage["class_histogram"]}

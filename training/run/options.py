@@ -29,6 +29,8 @@ RUN_OPTIONS = (
     Option("batch_size", int, 100, "images per step (per replica)", minimum=1, argument=None),
     Option("learning_rate", float, 1e-3, "Adam learning rate (every optimizer group)",
            minimum=0, exclusive_minimum=True, argument=None),
+    Option("adam_beta_1", float, 0.9, "Adam's beta_1, the decay of its first moment (every "
+           "optimizer group; GANs train with 0.5)", minimum=0, maximum=0.999, argument=None),
     Option("lr_schedule", str, "constant", "constant, or cosine decay to 10% over the run",
            choices=("constant", "cosine"), argument=None),
     Option("seed", int, 0, "random seed", minimum=0, maximum=2**31 - 1, argument=None),

@@ -27,11 +27,17 @@ from training import pictures
 from training.evaluation import protocols as evaluation
 from training.evaluation.suite import format_results
 from training.run import distribute
+from training.evaluation.classifier import default_classifier_path
 from training.run.callbacks import (
-    KeepBest, SampleGridToTensorBoard, StopOnNaN, TimeLimit, TrainingError, WallClock)
+    ClassCoverageMonitor, EpochHistory, KeepBest, SampleGridToTensorBoard, StopOnNaN, TimeLimit,
+    TrainingError, WallClock)
 from training.run.options import model_arguments, reproducing_command, resolve_recipe
 from zoo.atomic import LOCK_FILE, TMP_PREFIX, folder_lock, write_json
 from zoo.saving import ModelFolderError, check_target
+
+HISTORY = "history.json"  # every epoch's logged values (EpochHistory), kept in the model folder
+MNIST_SHAPE = (28, 28, 1)  # the images the zoo's classifier reads (the mode-collapse monitor)
+
 
 def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None, palette=None):
     """The model and its compiled optimizer(s) described by `recipe`; the model's options in
@@ -47,7 +53,8 @@ def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None, 
         learning_rate = keras.optimizers.schedules.CosineDecay(
             learning_rate, decay_steps=recipe["epochs"] * steps_per_epoch, alpha=0.1)
     # A model with several optimizer groups gets a copy of this optimizer for each group.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate,
+                                                  beta_1=recipe.get("adam_beta_1", 0.9)),
                   jit_compile=recipe["jit_compile"],
                   steps_per_execution=int(recipe["steps_per_execution"]))
     return model
@@ -126,8 +133,14 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
               f"{dataset.source}; {arrays['protocol']}{data_note}; strategy {kind} "
               f"({strategy.num_replicas_in_sync} replicas, global batch {global_batch}), "
               f"precision {recipe['precision']}.")
+    # Monitors add values to each epoch's logs, so they run before the callbacks that record
+    # the logs (TensorBoard, EpochHistory).
+    monitors = []
+    if model.capabilities.adversarial and model.event_shape == MNIST_SHAPE:
+        monitors.append(ClassCoverageMonitor(default_classifier_path(), seed=recipe["seed"]))
     callbacks = [StopOnNaN(), WallClock(os.path.join(work, "wall_time.json")),
                  TimeLimit(recipe["time_limit"]),
+                 EpochHistory(os.path.join(work, HISTORY), monitors),
                  SampleGridToTensorBoard(os.path.join(work, "logs", "samples"),
                                          seed=recipe["seed"]),
                  *model.training_callbacks(arrays)]
@@ -140,9 +153,9 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
             lambda batch, shard: training_data(model.capabilities, {**recipe, "batch_size": batch,
                                                        "seed": recipe["seed"] + shard[0]},
                                                arrays, shard=shard)[0],
-            callbacks, verbose)
+            monitors + callbacks, verbose)
     else:
-        _fit(model, recipe, work, run["train_ds"], run["val_ds"], verbose, callbacks)
+        _fit(model, recipe, work, run["train_ds"], run["val_ds"], verbose, callbacks, monitors)
     train_seconds = callbacks[1].seconds
     if callbacks[2].stopped:
         raise TimeLimitReached(
@@ -183,6 +196,8 @@ def _run(recipe, out, work, kind, strategy, chief, overwrite, verbose):
         pictures.write_run_pictures(model, folder, arrays["x_test"],
                                     pictures.picture_targets(model, arrays))
         shutil.copytree(os.path.join(work, "logs"), os.path.join(folder, "logs"))
+        if os.path.exists(os.path.join(work, HISTORY)):
+            shutil.copy(os.path.join(work, HISTORY), os.path.join(folder, HISTORY))
 
     try:
         zoo.save(model, out, metadata=metadata, metrics=metrics, write_extra=write_pictures,
@@ -224,11 +239,11 @@ def _resumed_recipe(args, out):
     return recipe
 
 
-def _fit(model, recipe, work, train_ds, val_ds, verbose, callbacks):
+def _fit(model, recipe, work, train_ds, val_ds, verbose, callbacks, monitors=()):
     """Keras `fit` with the run's callbacks and a checkpoint each epoch."""
     callbacks = [keras.callbacks.BackupAndRestore(os.path.join(work, "checkpoint"),
                                                   delete_checkpoint=False),
-                 keras.callbacks.TensorBoard(os.path.join(work, "logs")), *callbacks]
+                 *monitors, keras.callbacks.TensorBoard(os.path.join(work, "logs")), *callbacks]
     model.fit(train_ds, epochs=recipe["epochs"], validation_data=val_ds, callbacks=callbacks,
               shuffle=False, verbose=verbose)  # the pipeline shuffles
 

@@ -95,6 +95,11 @@ def check_export(export_dir, x, labels=None, mask=None):
     for tag, seed in (("a1", seed_a), ("a2", seed_a), ("b", seed_b)):
         for k, v in run("sample", count=int(n), num_samples=n, seed=seed).items():
             out[f"sample_{tag}_{k}"] = v
+    if has("generate"):  # G(z) of the z that `sample` drew: the same images
+        out["generate_x"] = run("generate", z=out["sample_a1_z"])["x"]
+    if has("discriminate"):
+        for k, v in run("discriminate", x=x).items():
+            out[f"discriminate_{k}"] = v
     if "classify" in model.signatures:
         for k, v in run("classify", x=x).items():
             out[f"classify_{k}"] = v
@@ -115,7 +120,7 @@ def check_export(export_dir, x, labels=None, mask=None):
             lambda: run("complete", x=x, num_known=np.int32(pixels + 1), seed=seed_a))
     wrong = np.zeros((2, *[d + 1 for d in x.shape[1:]]), x.dtype)
     bad_values = np.full_like(x, 2 if x.dtype.kind == "f" else 10**6)
-    reads_x = [s for s in ("encode", "serving_default", "log_prob", "classify")
+    reads_x = [s for s in ("encode", "serving_default", "log_prob", "classify", "discriminate")
                if has(s) and "x" in model.signatures[s].inputs]
     if reads_x:  # a signature that reads x must refuse a wrong shape and bad values
         extra = ({"num_samples": np.int32(4), "seed": seed_a} if reads_x[0] == "log_prob"

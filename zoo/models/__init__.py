@@ -2,6 +2,7 @@
 
 from zoo.models.autoencoder import Autoencoder
 from zoo.models.cvae import CVAE
+from zoo.models.conv_draw import ConvDRAW
 from zoo.models.draw import DRAW
 from zoo.models.encoder_decoder import EncoderDecoderModel
 from zoo.models.gae import GAE
@@ -17,3 +18,7 @@ from zoo.models.conditional_pixelcnn import ConditionalPixelCNN
 from zoo.models.note_rnn import NoteRNN
 from zoo.models.vrae import VRAE
 from zoo.models.vrnn import VRNN
+from zoo.models.gan import GAN
+from zoo.models.dcgan import DCGAN
+from zoo.models.lapgan import LAPGAN
+from zoo.models.vaegan import VAEGAN

@@ -16,34 +16,33 @@ and p(x | z_1..T) = prod_pixels Bernoulli(sigmoid(c_T)). The loss is the negativ
 
 and log p(x) is the importance-weighted bound whose proposal is the whole trajectory
 q(z_1..T | x): log w = log p(x | z_1..T) + sum_t [log N(z_t; 0, I) - log q(z_t | x, z_<t)],
-through the shared chunked estimator (`zoo.objectives`), as the VRNN does.
+through the shared chunked estimator (`zoo.objectives`), as the VRNN does. The recursion, the
+bound, the canvases and the exports are those of every painting model (`zoo.canvas`).
 
 read and write use the paper's selective attention (`zoo.networks.attention`: an N x N grid of
 Gaussian filters placed by five numbers from a linear layer of h_dec; N = read_size for read,
 write_size for write, where a linear layer of h_dec gives the N x N patch). Without attention,
 read = [x, x_hat] flattened and write = a linear layer of h_dec to the whole image.
+`attention_windows` says where the grids lie at each step (the rectangles of the paper's
+figures).
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from zoo import objectives
-from zoo.base import GenerativeModel
-from zoo.capabilities import Capabilities, Option, picture
-from zoo.checks import check_chunk_size
-from zoo.distributions.likelihoods import BernoulliHead
+from zoo.canvas import CanvasModel, check_positive_integers, evenly_spaced_steps
+from zoo.capabilities import Option, picture
 from zoo.distributions.posteriors import DiagonalNormalHead
 from zoo.models.registry import MODELS
 from zoo.networks import attention as attention_lib
 
-tfd = tfp.distributions
+WINDOW_COLOURS = {"read": (1.0, 0.2, 0.2), "write": (0.2, 0.9, 0.2)}  # red, green
 
 
 @MODELS.register("draw")
 @keras.saving.register_keras_serializable(package="zoo")
-class DRAW(GenerativeModel):
+class DRAW(CanvasModel):
     """Deep Recurrent Attentive Writer (see the module docstring).
 
     Args:
@@ -61,15 +60,13 @@ class DRAW(GenerativeModel):
         >>> draw.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=10.0))
         >>> draw.fit(binarized_images, epochs=10)
         >>> movie = draw.canvases(num_samples=16, seed=0)   # [16, T, 28, 28, 1]
+        >>> boxes = draw.attention_windows(num_samples=16, seed=0)["write"]["box"]
 
     Reference:
         Gregor, Danihelka, Graves, Rezende & Wierstra, "DRAW: A Recurrent Neural Network For
         Image Generation", ICML 2015.
     """
 
-    capabilities = Capabilities(density="bound", latent="sequence", objective="elbo")
-    metric_names = ("loss", "elbo", "kl", "reconstruction")
-    likelihood_name = "bernoulli"  # p(x | z_1..T): independent Bernoulli pixels
     options = (
         Option("latent_dim", int, 100, "size of each step's z_t", minimum=1),
         Option("num_steps", int, 64, "T, the number of canvas updates", minimum=1),
@@ -86,26 +83,17 @@ class DRAW(GenerativeModel):
     def __init__(self, event_shape=(28, 28, 1), latent_dim=100, num_steps=64, encoder_units=256,
                  decoder_units=256, attention=True, read_size=2, write_size=5, seed=None,
                  **kwargs):
-        super().__init__(event_shape=event_shape, seed=seed, **kwargs)
-        if len(self.event_shape) != 3 or min(self.event_shape) < 1:
-            raise ValueError(f"DRAW reads images of shape (height, width, channels), got "
-                             f"event_shape {tuple(event_shape)}.")
-        for name, value in (("latent_dim", latent_dim), ("num_steps", num_steps),
-                            ("encoder_units", encoder_units), ("decoder_units", decoder_units),
-                            ("read_size", read_size), ("write_size", write_size)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        self.latent_dim, self.num_steps = int(latent_dim), int(num_steps)
+        super().__init__(event_shape=event_shape, num_steps=num_steps, seed=seed, **kwargs)
+        check_positive_integers(latent_dim=latent_dim, encoder_units=encoder_units,
+                                decoder_units=decoder_units, read_size=read_size,
+                                write_size=write_size)
+        self.latent_dim = int(latent_dim)
         self.encoder_units, self.decoder_units = int(encoder_units), int(decoder_units)
         self.attention = bool(attention)
         self.read_size, self.write_size = int(read_size), int(write_size)
         height, width, channels = self.event_shape
         pixels = height * width * channels
 
-        # The canvas holds the Bernoulli logits: the head brings the value checks and the
-        # distribution, not a projection (it has no weights of its own).
-        self.likelihood_head = BernoulliHead(self.event_shape, name="likelihood_head")
-        self.likelihood_head.built = True
         self.encoder_cell = keras.layers.LSTMCell(self.encoder_units, name="encoder_cell")
         self.decoder_cell = keras.layers.LSTMCell(self.decoder_units, name="decoder_cell")
         self.posterior_head = DiagonalNormalHead(self.latent_dim, name="posterior_head")
@@ -128,12 +116,9 @@ class DRAW(GenerativeModel):
             layer.build((None, features))
         self.built = True
 
-    # --- inputs: images with Bernoulli pixels in [0, 1] -------------------------------------
-    def check_values(self, x):
-        self.likelihood_head.check_values(x)
-
-    def value_assertions(self, x):
-        return self.likelihood_head.value_assertions(x)
+    @property
+    def step_latent_shape(self):
+        return (self.latent_dim,)
 
     @property
     def read_dim(self):
@@ -161,190 +146,57 @@ class DRAW(GenerativeModel):
             return attention_lib.write(patch, self.write_attention(h_dec), height, width)
         return tf.reshape(self.write_patch(h_dec), [-1, height, width, channels])
 
-    def posterior_step(self, h_enc):
-        """q(z_t | x, z_<t) from h_enc_t: a diagonal Normal (float32)."""
-        return self.posterior_head.make_distribution(self.posterior_head(h_enc))
+    # --- where the attention looks ----------------------------------------------------------
+    def attention_windows(self, x=None, num_samples=None, seed=None):
+        """Where the read and write grids lie at each step, in pixel coordinates.
 
-    def prior_step(self):
-        """p(z_t) = N(0, I) for every t."""
-        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.latent_dim]),
-                                          scale_diag=tf.ones([self.latent_dim]))
-
-    def _zero_state(self, cell, batch):
-        dtype = cell.compute_dtype
-        return [tf.zeros([batch, cell.units], dtype), tf.zeros([batch, cell.units], dtype)]
-
-    def run_steps(self, noise, x=None, keep_canvases=False):
-        """The T steps from noise [B, T, latent_dim].
-
-        With images x [B, H, W, C]: z_t = mu_t + sigma_t noise_t from the posterior (noise 0:
-        the posterior means); without: z_t = noise_t, drawn from the prior. Returns a dict:
-        "logits" c_T [B, H, W, C]; with x also "kl" (sum_t KL(q || N(0, I))) and "log_ratio"
-        (sum_t log N(z_t; 0, I) - log q(z_t | ...)), each [B]; with `keep_canvases` also
-        "canvases", sigmoid(c_t) for t = 1..T, [B, T, H, W, C].
+        For images x (painted with z_t at the posterior means, as `canvases(x)`) both windows;
+        for num_samples samples (z_t ~ N(0, I) seeded, as `canvases(num_samples=, seed=)`) the
+        write window only (sampling reads nothing). Returns {"read": ..., "write": ...}, each a
+        dict of [B, T] tensors: "centre_x", "centre_y" (column and row of the grid centre g_X -
+        1, g_Y - 1: pixel (i, j) covers [j - 0.5, j + 0.5] x [i - 0.5, i + 0.5]), "stride"
+        (delta), "sigma" (of each filter), "size" (N delta, the side of the N x N cells of one
+        stride around the filter centres), and "box" [B, T, 4] (left, top, right, bottom) =
+        centre -/+ size / 2. The read window of step t is placed by h_dec_{t-1}, the write
+        window by h_dec_t.
         """
-        noise = tf.cast(noise, tf.float32)
-        batch = tf.shape(noise)[0]
-        steps = tf.transpose(noise, [1, 0, 2])  # [T, B, d]
-        prior = self.prior_step()
-        state = {"canvas": tf.zeros(tf.concat([[batch], self.event_shape], 0)),
-                 "decoder": self._zero_state(self.decoder_cell, batch)}
+        if not self.attention:
+            raise ValueError("This DRAW was built with attention=False: it reads and writes the "
+                             "whole image, so it has no attention windows to show.")
+        x, noise = self.trajectory_noise(x, num_samples, seed, "attention_windows")
+        states = self.run_steps(noise, x=x, keep=("decoder_states",))["decoder_states"]
+        states = tf.cast(states, tf.float32)  # h_dec_1..T, [B, T, units]
+        windows = {"write": self._windows(self.write_attention, states, self.write_size)}
         if x is not None:
-            x = tf.cast(x, tf.float32)
-            state.update(encoder=self._zero_state(self.encoder_cell, batch),
-                         kl=tf.zeros([batch]), log_ratio=tf.zeros([batch]))
-        if keep_canvases:
-            state["canvases"] = tf.TensorArray(tf.float32, size=self.num_steps,
-                                               element_shape=[None, *self.event_shape])
+            previous = tf.concat([tf.zeros_like(states[:, :1]), states[:, :-1]], axis=1)
+            windows["read"] = self._windows(self.read_attention, previous, self.read_size)
+        return windows
 
-        def body(t, state):
-            state = dict(state)
-            noise_t, h_dec = steps[t], state["decoder"][0]
-            if x is None:
-                z = noise_t
-            else:
-                r = self.read(x, x - tf.sigmoid(state["canvas"]), h_dec)
-                inputs = tf.concat([tf.cast(r, self.encoder_cell.compute_dtype),
-                                    tf.cast(h_dec, self.encoder_cell.compute_dtype)], axis=-1)
-                h_enc, encoder_state = self.encoder_cell(inputs, state["encoder"])
-                q_z = self.posterior_step(h_enc)
-                z = q_z.mean() + q_z.stddev() * noise_t
-                state.update(encoder=list(encoder_state),
-                             kl=state["kl"] + tfd.kl_divergence(q_z, prior),
-                             log_ratio=state["log_ratio"] + prior.log_prob(z) - q_z.log_prob(z))
-            h_dec, decoder_state = self.decoder_cell(z, state["decoder"])
-            state.update(decoder=list(decoder_state), canvas=state["canvas"] + self.write(h_dec))
-            if keep_canvases:
-                state["canvases"] = state["canvases"].write(t, tf.sigmoid(state["canvas"]))
-            return t + 1, state
+    def _windows(self, layer, states, size):
+        height, width, _ = self.event_shape
+        centre_x, centre_y, sigma2, stride, _ = attention_lib.attention_parameters(
+            layer(states), height, width, size)
+        centre_x, centre_y = centre_x - 1.0, centre_y - 1.0  # paper's a = 1..A -> 0-based
+        half = size * stride / 2.0
+        box = tf.stack([centre_x - half, centre_y - half, centre_x + half, centre_y + half], -1)
+        return {"centre_x": centre_x, "centre_y": centre_y, "stride": stride,
+                "sigma": tf.sqrt(sigma2), "size": 2.0 * half, "box": box}
 
-        _, state = tf.while_loop(lambda t, _: t < self.num_steps, body, (tf.constant(0), state),
-                                 maximum_iterations=self.num_steps)
-        out = {"logits": state["canvas"]}
-        if x is not None:
-            out.update(kl=state["kl"], log_ratio=state["log_ratio"])
-        if keep_canvases:
-            out["canvases"] = tf.transpose(state["canvases"].stack(), [1, 0, 2, 3, 4])
-        return out
-
-    def noise(self, batch, seed):
-        """Standard normal noise [batch, T, latent_dim] drawn statelessly with `seed`."""
-        return tf.random.stateless_normal(
-            tf.stack([batch, self.num_steps, self.latent_dim]), seed)
-
-    def log_likelihood(self, x, logits):
-        """log p(x | z_1..T) = sum over pixels of log Bernoulli(x; sigmoid(c_T)), [B]."""
-        return self.likelihood_head.make_distribution(logits).log_prob(tf.cast(x, tf.float32))
-
-    # --- the bound and the density -------------------------------------------------------
-    def elbo_terms(self, x, seed):
-        """(log p(x | z_1..T), sum_t KL_t), each [B], for one trajectory z ~ q seeded by seed."""
-        out = self.run_steps(self.noise(tf.shape(x)[0], seed), x=x)
-        return self.log_likelihood(x, out["logits"]), out["kl"]
-
-    def elbo(self, x, seed=None):
-        """Per-example ELBO (one trajectory z_1..T ~ q(z | x)), in nats."""
-        x = self.check_input(x)
-        reconstruction, kl = self.elbo_terms(x, self.next_seed(seed))
-        return reconstruction - kl
-
-    def log_prob(self, x, num_samples=5000, seed=None, chunk_size=100):
-        """Per-example importance-weighted estimate of log p(x) with k trajectories from q.
-
-        Args:
-            x: images [B, H, W, C] in [0, 1].
-            num_samples: k (an int or int32 scalar tensor); 5000 is the standard protocol.
-            seed: int, pair, or int32 [2] tensor; None draws from the model's seed stream.
-            chunk_size: trajectories evaluated at once (k x B rows); lower it if memory is short.
-        """
-        num_samples = self.check_count(num_samples)
-        chunk_size = check_chunk_size(chunk_size)
-        x, seed = self.check_input(x), self.next_seed(seed)
-        if x.shape[0] == 0:  # nothing to sample for
-            return tf.zeros([0])
-        batch = tf.shape(x)[0]
-
-        def log_weights(n, seed):
-            tiled = tf.tile(x, tf.stack([n, 1, 1, 1]))
-            out = self.run_steps(self.noise(n * batch, seed), x=tiled)
-            weights = self.log_likelihood(tiled, out["logits"]) + out["log_ratio"]
-            return tf.reshape(weights, tf.stack([n, batch]))
-
-        return objectives.chunked_iwae_bound(log_weights, num_samples, chunk_size, seed)
-
-    def per_example_losses(self, x, y=None, training=False):
-        x = self.check_input(x)
-        reconstruction, kl = self.elbo_terms(x, self.next_seed())
-        return {"loss": kl - reconstruction, "elbo": reconstruction - kl, "kl": kl,
-                "reconstruction": -reconstruction}
-
-    # --- images -------------------------------------------------------------------------------
-    def reconstruct(self, x):
-        """sigmoid(c_T) with every z_t at its posterior mean, [B, H, W, C]."""
-        x = self.check_input(x)
-        return tf.sigmoid(self.run_steps(tf.zeros([tf.shape(x)[0], self.num_steps,
-                                                   self.latent_dim]), x=x)["logits"])
-
-    def sample(self, num_samples, seed=None):
-        """Mean images sigmoid(c_T) of z_1..T ~ N(0, I), [num_samples, H, W, C]."""
-        return self.sample_outputs(num_samples, seed)["x"]
-
-    def sample_outputs(self, num_samples, seed=None):
-        """{"x": mean images [n, H, W, C], "z": z_1..T [n, T, latent_dim]} (the exported
-        `sample` signature)."""
-        num_samples = self.check_count(num_samples)
-        z = self.noise(num_samples, self.next_seed(seed))
-        return {"x": tf.sigmoid(self.run_steps(z)["logits"]), "z": z}
-
-    def canvases(self, x=None, num_samples=None, seed=None):
-        """sigmoid(c_t) for t = 1..T, [B, T, H, W, C]: how the model paints x (z_t at the
-        posterior means; the last canvas is `reconstruct(x)`) or, given num_samples instead,
-        its samples (z_t ~ N(0, I), seeded; the last canvas is `sample(num_samples, seed)`)."""
-        if (x is None) == (num_samples is None):
-            raise ValueError("canvases takes either images x (to paint them) or num_samples "
-                             "(to paint samples), not both and not neither.")
-        if x is not None:
-            x = self.check_input(x)
-            noise = tf.zeros([tf.shape(x)[0], self.num_steps, self.latent_dim])
-            return self.run_steps(noise, x=x, keep_canvases=True)["canvases"]
-        num_samples = self.check_count(num_samples)
-        return self.run_steps(self.noise(num_samples, self.next_seed(seed)),
-                              keep_canvases=True)["canvases"]
-
-    @picture("canvases", "canvases by step: 5 test images, then 5 samples")
-    def canvas_rows(self, x, y=None, seed=0, images=5, columns=10):
-        """The paper's figure: [2 * images, columns, H, W, C], test images painted (z_t at the
-        posterior means) and samples, at `columns` evenly spaced steps ending with T."""
-        steps = np.unique(np.linspace(0, self.num_steps - 1, min(columns, self.num_steps))
-                          .round().astype(int))
-        painted = np.asarray(self.canvases(np.asarray(x[:images], np.float32)))
-        drawn = np.asarray(self.canvases(num_samples=images, seed=seed))
-        return np.concatenate([painted, drawn])[:, steps]
-
-    def call(self, x, training=False):
-        return self.reconstruct(x)
-
-    # --- serving ------------------------------------------------------------------------------
-    def serving_endpoints(self):
-        """`serving_default` (x -> reconstruction) and `canvases` (num_samples, seed ->
-        canvases [n, T, H, W, C]); `sample` and `log_prob` are the standard ones."""
-        from zoo.export import _checked, _count_assertions, _shape_assertion
-
-        x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
-        n_spec = tf.TensorSpec([], tf.int32, name="num_samples")
-        seed_spec = tf.TensorSpec([2], tf.int32, name="seed")
-
-        def serving_default(x):
-            x = _checked(x, [_shape_assertion(x, self.event_shape, "x"),
-                             *self.value_assertions(x)])
-            return {"reconstruction": self.reconstruct(x)}
-
-        def canvases(num_samples, seed):
-            num_samples = _checked(num_samples, _count_assertions(num_samples))
-            return {"canvases": self.canvases(num_samples=num_samples, seed=seed)}
-
-        return {"serving_default": (serving_default, [x_spec]),
-                "canvases": (canvases, [n_spec, seed_spec])}
+    @picture("attention", "read (red) and write (green) windows by step: 4 test images, then "
+             "4 samples (write only)", when=lambda model: model.attention, scale=1)
+    def attention_rows(self, x, y=None, seed=0, images=4, columns=10, zoom=4):
+        """The paper's rectangles: [2 * images, columns, zoom H, zoom W, 3], the canvases of
+        test images (read and write windows) and samples (write windows) at `columns` evenly
+        spaced steps ending with T, each canvas enlarged `zoom` times."""
+        steps = evenly_spaced_steps(self.num_steps, columns)
+        x = np.asarray(x[:images], np.float32)
+        rows = []
+        for given in ({"x": x}, {"num_samples": images, "seed": seed}):
+            canvases = np.asarray(self.canvases(**given))[:, steps]
+            windows = {name: np.asarray(window["box"])[:, steps]
+                       for name, window in self.attention_windows(**given).items()}
+            rows.append(draw_windows(canvases, windows, zoom))
+        return np.concatenate(rows)
 
     def forward_flops_per_image(self):
         """FLOPs of scoring one image (encoder and decoder, all T steps), 2 per weight use;
@@ -370,3 +222,32 @@ class DRAW(GenerativeModel):
                       attention=self.attention, read_size=self.read_size,
                       write_size=self.write_size)
         return config
+
+
+def draw_windows(images, boxes, zoom):
+    """Images [..., H, W, C] in [0, 1] enlarged `zoom` times as RGB, with the outline of each
+    box {name: [..., 4] (left, top, right, bottom) in pixel coordinates} in its colour of
+    WINDOW_COLOURS; edges outside the image are left out."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    images = images.repeat(zoom, axis=-3).repeat(zoom, axis=-2)
+    height, width = images.shape[-3:-1]
+    flat = images.reshape(-1, height, width, 3)
+    for name in ("write", "read"):  # read on top
+        if name not in boxes:
+            continue
+        colour = WINDOW_COLOURS[name]
+        for image, box in zip(flat, np.asarray(boxes[name]).reshape(-1, 4)):
+            # pixel coordinate u (pixel i covers [i - 0.5, i + 0.5]) -> zoomed (u + 0.5) zoom
+            left, top, right, bottom = np.round((box + 0.5) * zoom).astype(int)
+            right, bottom = right - 1, bottom - 1  # the last zoomed pixel inside the box
+            rows = slice(max(top, 0), min(bottom, height - 1) + 1)
+            columns = slice(max(left, 0), min(right, width - 1) + 1)
+            for column in (left, right):
+                if 0 <= column < width:
+                    image[rows, column] = colour
+            for row in (top, bottom):
+                if 0 <= row < height:
+                    image[row, columns] = colour
+    return flat.reshape(images.shape)
