@@ -56,7 +56,9 @@ def test_the_output_at_a_pixel_never_sees_it_or_later_ones_and_sees_every_earlie
     depends = np.zeros((n, n), bool)  # depends[i, j]: pixel i's parameters change with pixel j
     for j in range(n):
         changed = np.abs(pixel_params(model, flipped(model, x, j)) - base).max(axis=(0, 2))
-        depends[:, j] = changed > 1e-6
+        # 1e-5: far below what flipping a pixel changes when it is seen, and above the float32
+        # noise of two evaluations on a loaded machine (1e-6 once flagged a false leak there).
+        depends[:, j] = changed > 1e-5
     leaks = [(i, j) for i, j in zip(*np.nonzero(depends)) if j >= i]
     assert not leaks, f"pixel i sees pixel j >= i: {leaks[:5]}"
     if case in ("pixelcnn-k3", "pixel-lstm"):  # receptive field covering the whole image

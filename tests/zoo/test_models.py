@@ -231,8 +231,9 @@ def test_iwae_rejects_k0():
 
 
 def test_unknown_names_list_the_choices():
-    with pytest.raises(ValueError, match="choose one of: autoencoder, conditional_pixelcnn, cvae, "):
-        zoo.get_model("gan")
+    with pytest.raises(ValueError, match="choose one of: autoencoder, conditional_pixelcnn, "
+                                         "conv_draw, cvae, dcgan, "):
+        zoo.get_model("wgan")
     with pytest.raises(ValueError, match="Unknown likelihood 'poisson'"):
         make_model("vae", {"likelihood": "poisson"})
     with pytest.raises(ValueError, match="Unknown posterior"):

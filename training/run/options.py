@@ -31,6 +31,9 @@ RUN_OPTIONS = (
            minimum=0, exclusive_minimum=True, argument=None),
     Option("adam_beta_1", float, 0.9, "Adam's beta_1, the decay of its first moment (every "
            "optimizer group; GANs train with 0.5)", minimum=0, maximum=0.999, argument=None),
+    Option("clipnorm", float, None, "clip each gradient to this norm (default: no clipping; "
+           "recurrent models such as DRAW train more stably with 10)", minimum=0,
+           exclusive_minimum=True, argument=None),
     Option("lr_schedule", str, "constant", "constant, or cosine decay to 10% over the run",
            choices=("constant", "cosine"), argument=None),
     Option("seed", int, 0, "random seed", minimum=0, maximum=2**31 - 1, argument=None),

@@ -54,7 +54,8 @@ def build_model(recipe, event_shape, steps_per_epoch, num_training_images=None, 
             learning_rate, decay_steps=recipe["epochs"] * steps_per_epoch, alpha=0.1)
     # A model with several optimizer groups gets a copy of this optimizer for each group.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate,
-                                                  beta_1=recipe.get("adam_beta_1", 0.9)),
+                                                  beta_1=recipe.get("adam_beta_1", 0.9),
+                                                  clipnorm=recipe.get("clipnorm")),
                   jit_compile=recipe["jit_compile"],
                   steps_per_execution=int(recipe["steps_per_execution"]))
     return model

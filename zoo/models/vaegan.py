@@ -26,8 +26,9 @@ class VAEGAN(VAE):
         discriminator:  -log D(x) - log(1 - D(x~)) - log(1 - D(x_p))
 
     Only the discriminator learns from its GAN loss, and it does not learn from L_like (as in the
-    paper). Reported: d_real = D(x), d_fake = D(x_p) (samples from the prior). `pixel_weight` > 0 adds that multiple of the pixel reconstruction -log p(x|z) to the
-    encoder's and decoder's losses (0, the paper's setting, by default).
+    paper). Reported: d_real = D(x), d_fake = D(x_p) (samples from the prior). `pixel_weight`
+    > 0 adds that multiple of the pixel reconstruction -log p(x|z) to the encoder's and
+    decoder's losses (0, the paper's setting, by default).
 
     It is a VAE in every other respect: encode, decode, reconstruct and sample (the mean images
     Dec(z)), and a density bound: `elbo` and `log_prob` use the decoder's Bernoulli p(x|z), which

@@ -1,8 +1,9 @@
 """Generators and discriminators of the adversarial family (`zoo.adversarial`).
 
 Each builder returns a built `keras.Sequential`; the layers that produce images or logits run in
-float32 under mixed precision. Images are in [0, 1] (sigmoid outputs), discriminators return one
-logit per image, [B, 1].
+float32 under mixed precision. Images are in [0, 1] (sigmoid outputs); discriminators return one
+logit per image, [B, 1]. Batch norm is synchronized across replicas (the statistics of the
+global batch), so that every worker of a distributed run keeps the same moving averages.
 """
 
 import math
@@ -42,6 +43,11 @@ def _size(shape):
     return int(math.prod(shape))
 
 
+def _batch_norm(name):
+    """Batch norm over the global batch (synchronized across replicas)."""
+    return keras.layers.BatchNormalization(synchronized=True, name=name)
+
+
 def mlp_generator(latent_dim, event_shape, hidden_units, batch_norm=False, name="generator"):
     """z -> ReLU Dense layers -> sigmoid Dense to the image (Goodfellow et al. 2014); with
     `batch_norm`, each hidden layer is normalised over the batch before its ReLU (Ioffe &
@@ -50,7 +56,7 @@ def mlp_generator(latent_dim, event_shape, hidden_units, batch_norm=False, name=
     for i, units in enumerate(hidden_units):
         layers.append(keras.layers.Dense(units, use_bias=not batch_norm, name=f"dense_{i}"))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization(name=f"dense_{i}_bn"))
+            layers.append(_batch_norm(f"dense_{i}_bn"))
         layers.append(keras.layers.ReLU())
     network = keras.Sequential(
         layers + [keras.layers.Dense(_size(event_shape), activation="sigmoid", dtype="float32",
@@ -93,12 +99,12 @@ def dcgan_generator(latent_dim, event_shape, filters, name="generator"):
     height, width, channels = event_shape
     base = (height // 2 ** halvings, width // 2 ** halvings, filters[-1])
     layers = [keras.layers.Dense(_size(base), use_bias=False, name="project"),
-              keras.layers.BatchNormalization(name="project_bn"), keras.layers.ReLU(),
+              _batch_norm("project_bn"), keras.layers.ReLU(),
               keras.layers.Reshape(base)]
     for i, f in enumerate(reversed(filters[:-1])):
         layers += [keras.layers.Conv2DTranspose(f, 5, strides=2, padding="same", use_bias=False,
                                                 name=f"deconv_{i}"),
-                   keras.layers.BatchNormalization(name=f"deconv_{i}_bn"), keras.layers.ReLU()]
+                   _batch_norm(f"deconv_{i}_bn"), keras.layers.ReLU()]
     layers.append(keras.layers.Conv2DTranspose(channels, 5, strides=2, padding="same",
                                                activation="sigmoid", dtype="float32",
                                                name="pixels"))
@@ -116,7 +122,7 @@ def dcgan_features(event_shape, filters, name="discriminator_features"):
         layers.append(keras.layers.Conv2D(f, 5, strides=2, padding="same", use_bias=i == 0,
                                           name=f"conv_{i}"))
         if i:
-            layers.append(keras.layers.BatchNormalization(name=f"conv_{i}_bn"))
+            layers.append(_batch_norm(f"conv_{i}_bn"))
         layers.append(keras.layers.LeakyReLU(0.2))
     network = keras.Sequential(layers, name=name)
     network.build((None, *event_shape))
