@@ -323,12 +323,16 @@ class GenerativeModel(keras.Model):
         x, y = self.unpack(data)
         y = self.default_targets(x, y, training=True)
         for group, variables in self.parameter_groups().items():
-            with tf.GradientTape() as tape:
-                loss = self.group_loss(group, x, y, training=True)
-                scaled_loss = self.optimizer.scale_loss(loss)
-            gradients = tape.gradient(scaled_loss, variables)
-            self.optimizer.apply(gradients, variables)
+            self.update_group(group, variables, x, y)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def update_group(self, group, variables, x, y=None):
+        """One optimizer step of `group` (its `variables`) on its own loss; returns the loss."""
+        with tf.GradientTape() as tape:
+            loss = self.group_loss(group, x, y, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
+        return loss
 
     def test_step(self, data):
         x, y = self.unpack(data)

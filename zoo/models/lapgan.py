@@ -165,22 +165,17 @@ class LAPGAN(AdversarialModel):
 
     # --- generation and scoring --------------------------------------------------------------
     def generate(self, z, training=False):
-        noise = self.split_noise(self.check_latent(z))
-        image = tf.cast(self.generators[0](noise[0], training=training), tf.float32)
-        for k in range(1, self.levels):
-            coarse_up = upsample(image)
-            image = tf.clip_by_value(
-                coarse_up + self.residual(k, coarse_up, noise[k], training), 0.0, 1.0)
-        return image
+        return self.generation_levels(z, training)[-1]
 
-    def generation_levels(self, z):
-        """Every level of the chain for z: [I_0, I_1, ..., I_{L-1}] (for pictures)."""
+    def generation_levels(self, z, training=False):
+        """Every level of the chain for z: [I_0, I_1, ..., I_{L-1}], each clipped to [0, 1]
+        above level 0 (the last is `generate(z)`)."""
         noise = self.split_noise(self.check_latent(z))
-        images = [tf.cast(self.generators[0](noise[0]), tf.float32)]
+        images = [tf.cast(self.generators[0](noise[0], training=training), tf.float32)]
         for k in range(1, self.levels):
             coarse_up = upsample(images[-1])
-            images.append(tf.clip_by_value(coarse_up + self.residual(k, coarse_up, noise[k]),
-                                           0.0, 1.0))
+            images.append(tf.clip_by_value(
+                coarse_up + self.residual(k, coarse_up, noise[k], training), 0.0, 1.0))
         return images
 
     @picture("pyramid", "each row: the levels of one sample, coarse to fine (each shown at "
