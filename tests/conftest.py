@@ -49,6 +49,7 @@ MODEL_CASES = [
     ("gan-maxout", "gan", {"generator_units": [16], "discriminator_units": [8],
                            "maxout_pieces": 2}),
     ("dcgan", "dcgan", {"filters": [4, 8]}),
+    ("conditional-dcgan", "conditional_dcgan", {"filters": [4, 8]}),
     ("lapgan", "lapgan", {"coarse_units": [8], "filters": [4]}),
     ("vaegan", "vaegan", {"discriminator_filters": [4, 8], "gamma": 0.5}),
     ("pixel-lstm-palette", "pixel_lstm",

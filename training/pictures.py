@@ -183,11 +183,15 @@ def _interpolation(model, path, x_test, y_test, seed):
 
 # --- adversarial models: walks and arithmetic in z (there is no encoder) ----------------------
 def latent_walk_grid(model, rows=8, steps=10, seed=0):
-    """Each row: G along the straight line between two z ~ N(0, I) (ends included)."""
+    """Each row: G along the straight line between two z ~ N(0, I) (ends included); a
+    conditional model draws row i as class i mod num_classes."""
     z = np.asarray(model.noise(2 * rows, seed=[seed, 11]))
     t = np.linspace(0, 1, steps, dtype=np.float32)[None, :, None]
     line = (1 - t) * z[:rows, None] + t * z[rows:, None]  # [rows, steps, d]
-    images = np.asarray(model.generate(line.reshape(rows * steps, -1)))
+    # a conditional model walks each row with one class: 0, 1, 2, ...
+    given = model.conditioning(np.repeat(np.arange(rows) % model.num_classes, steps).astype(
+        np.int32)) if model.capabilities.conditional else {}
+    images = np.asarray(model.generate(line.reshape(rows * steps, -1), **given))
     return image_grid(images, columns=steps)
 
 
@@ -322,7 +326,8 @@ PLOT_WRITERS = {
     "scatter": (_has_image_latent, lambda m, path, x, y, seed: save_latent_scatter(path, m, x, y)),
     "interpolation": (_has_latent, _interpolation),
     "latent_walk": (lambda m: m.capabilities.adversarial, _latent_walk),
-    "arithmetic": (lambda m: m.capabilities.adversarial and m.event_shape == (28, 28, 1),
+    "arithmetic": (lambda m: m.capabilities.adversarial and not m.capabilities.conditional
+                   and m.event_shape == (28, 28, 1),
                    _arithmetic),
     "painting": (lambda m: "canvases" in m.exported_endpoints(),
                  lambda m, path, x, y, seed: save_painting_gif(m, path, seed)),

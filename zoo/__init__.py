@@ -28,7 +28,7 @@ _LAZY = {
     **{name: ("zoo.models", name) for name in (
         "Autoencoder", "CVAE", "GAE", "IWAE", "M1M2", "M2", "MODELS", "PixelLSTM", "PixelCNN",
         "ConditionalPixelCNN", "ConvDRAW", "DRAW", "NoteRNN", "VAE", "VRAE", "VRNN",
-        "VampPrior", "GAN", "DCGAN", "LAPGAN", "VAEGAN")},
+        "VampPrior", "GAN", "DCGAN", "ConditionalDCGAN", "LAPGAN", "VAEGAN")},
     "AdversarialModel": ("zoo.adversarial", "AdversarialModel"),
     "list_presets": ("zoo.presets", "list_presets"),
     "describe_presets": ("zoo.presets", "describe_presets"),

@@ -117,14 +117,15 @@ class AdversarialModel(GenerativeModel):
 
     def group_loss(self, group, x, y=None, training=True):
         x = self.check_input(x)
-        fake = self.generate(self.noise(tf.shape(x)[0]), training=training)
+        given = self.conditioning(y)  # a conditional GAN: fakes of the real batch's classes
+        fake = self.generate(self.noise(tf.shape(x)[0]), training=training, **given)
         if group == "discriminator":
-            real_logits = self.discriminate(x, training=training)
-            fake_logits = self.discriminate(tf.stop_gradient(fake), training=training)
+            real_logits = self.discriminate(x, training=training, **given)
+            fake_logits = self.discriminate(tf.stop_gradient(fake), training=training, **given)
             return self.report({"d_loss": objectives.discriminator_loss(real_logits, fake_logits),
                                 "d_real": tf.sigmoid(real_logits),
                                 "d_fake": tf.sigmoid(fake_logits)}, "d_loss")
-        fake_logits = self.discriminate(fake, training=training)
+        fake_logits = self.discriminate(fake, training=training, **given)
         return self.report({"g_loss": objectives.generator_loss(fake_logits)}, "g_loss")
 
     def get_config(self):

@@ -144,13 +144,14 @@ def standard_endpoints(model):
     if capabilities.adversarial:
         latent_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
 
-        def generate(z):
+        def generate(z, labels=None):
             z = _checked(z, [_shape_assertion(z, model.latent_shape, "z"),
                              tf.debugging.assert_all_finite(z, "z must be finite (no NaN or inf)")])
-            return {"x": model.generate(z)}
+            return {"x": model.generate(z, **given(labels, tf.shape(z)[0]))}
 
-        def discriminate(x):
-            logits = model.discriminate(checked_x(x))
+        def discriminate(x, labels=None):
+            x = checked_x(x)
+            logits = model.discriminate(x, **given(labels, tf.shape(x)[0]))
             return {"probability": tf.sigmoid(logits), "logits": logits}
 
         endpoints.update({"generate": (generate, [latent_spec]),

@@ -91,6 +91,47 @@ def test_generate_and_discriminate_refuse_bad_input():
         model.discriminate(np.zeros((2, 9, 9, 1), np.float32))
 
 
+def test_conditional_dcgan_needs_labels_and_uses_them():
+    model = zoo.ConditionalDCGAN(event_shape=(8, 8, 1), latent_dim=3, filters=(4, 8), seed=0)
+    z, x = np.asarray(model.noise(4, seed=[1, 2])), np.random.rand(4, 8, 8, 1).astype("float32")
+    with pytest.raises(ValueError, match="pass labels"):
+        model.generate(z)
+    with pytest.raises(ValueError, match="pass labels"):
+        model.discriminate(x)
+    with pytest.raises(ValueError, match="one class index per example: got 3 labels for 4"):
+        model.generate(z, [1, 2, 3])
+    with pytest.raises(ValueError, match=r"class indices in \[0, 10\)"):
+        model.discriminate(x, [0, 1, 2, 10])
+    # the label changes both networks' outputs; sample() cycles the classes 0, 1, 2, ...
+    assert np.abs(model.generate(z, [3] * 4) - model.generate(z, [7] * 4)).max() > 1e-4
+    assert np.abs(model.discriminate(x, [3] * 4) - model.discriminate(x, [7] * 4)).max() > 1e-4
+    drawn = model.sample_outputs(12, seed=[5, 6])
+    np.testing.assert_allclose(drawn["x"], model.generate(drawn["z"], np.arange(12) % 10),
+                               atol=1e-6)
+    assert model.class_rows(rows=2).shape == (2, 10, 8, 8, 1)
+
+
+def test_conditional_dcgan_draws_the_class_it_is_asked_for():
+    """Two classes of 8x8 images (0: the top half lit, 1: the bottom half): after a short
+    seeded run, G(z, 0) is brighter on top and G(z, 1) below for most z."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 2048).astype(np.int32)
+    images = np.zeros((2048, 8, 8, 1), np.float32)
+    images[labels == 0, :4] = 1.0
+    images[labels == 1, 4:] = 1.0
+    images = np.clip(images + 0.1 * rng.normal(size=images.shape), 0, 1).astype(np.float32)
+    model = zoo.ConditionalDCGAN(event_shape=(8, 8, 1), latent_dim=4, filters=(8, 16),
+                                 num_classes=2, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
+    model.fit(images, labels, batch_size=64, epochs=8, verbose=0)
+    z = model.noise(200, seed=[3, 4])
+    top_minus_bottom = lambda g: (np.asarray(g)[:, :4].mean((1, 2, 3))
+                                  - np.asarray(g)[:, 4:].mean((1, 2, 3)))
+    assert (top_minus_bottom(model.generate(z, np.zeros(200, np.int32))) > 0.2).mean() > 0.9
+    assert (top_minus_bottom(model.generate(z, np.ones(200, np.int32))) < -0.2).mean() > 0.9
+
+
 def test_vaegan_groups_learn_only_from_their_own_losses():
     """The encoder's loss never reads the discriminator's logit and the discriminator's loss
     never reads the encoder's KL: each group's gradient is zero where the paper says so."""

@@ -231,8 +231,8 @@ def test_iwae_rejects_k0():
 
 
 def test_unknown_names_list_the_choices():
-    with pytest.raises(ValueError, match="choose one of: autoencoder, conditional_pixelcnn, "
-                                         "conv_draw, cvae, dcgan, "):
+    with pytest.raises(ValueError, match="choose one of: autoencoder, conditional_dcgan, "
+                                         "conditional_pixelcnn, conv_draw, cvae, dcgan, "):
         zoo.get_model("wgan")
     with pytest.raises(ValueError, match="Unknown likelihood 'poisson'"):
         make_model("vae", {"likelihood": "poisson"})

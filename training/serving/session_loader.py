@@ -96,7 +96,7 @@ def check_export(export_dir, x, labels=None, mask=None):
         for k, v in run("sample", count=int(n), num_samples=n, seed=seed).items():
             out[f"sample_{tag}_{k}"] = v
     if has("generate"):  # G(z) of the z that `sample` drew: the same images
-        out["generate_x"] = run("generate", z=out["sample_a1_z"])["x"]
+        out["generate_x"] = run("generate", count=int(n), z=out["sample_a1_z"])["x"]
     if has("discriminate"):
         for k, v in run("discriminate", x=x).items():
             out[f"discriminate_{k}"] = v

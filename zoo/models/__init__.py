@@ -20,5 +20,6 @@ from zoo.models.vrae import VRAE
 from zoo.models.vrnn import VRNN
 from zoo.models.gan import GAN
 from zoo.models.dcgan import DCGAN
+from zoo.models.conditional_dcgan import ConditionalDCGAN
 from zoo.models.lapgan import LAPGAN
 from zoo.models.vaegan import VAEGAN
