@@ -28,6 +28,24 @@ def test_class_coverage_counts_each_sample_at_its_arg_max():
         quality.class_coverage(np.zeros((0, 10)))
 
 
+def test_conditional_samples_are_scored_against_the_classes_asked_for(classifier, monkeypatch):
+    """A conditional model draws 0, 1, 2, ... in turn; label accuracy counts the samples the
+    classifier calls the class they were drawn as."""
+    model = zoo.ConditionalDCGAN(event_shape=(28, 28, 1), latent_dim=3, filters=(4, 8), seed=0)
+    np.testing.assert_array_equal(quality.requested_labels(model, 23), np.arange(23) % 10)
+    assert quality.requested_labels(zoo.DCGAN(latent_dim=3, filters=(4, 8)), 5) is None
+    drawn = quality.model_samples(model, 30, seed=2, chunk=7)  # chunks not a multiple of 10
+    np.testing.assert_allclose(drawn[7:14], model.sample(7, seed=[2, 1],
+                                                          labels=np.arange(7, 14) % 10), atol=1e-6)
+    # The classifier's verdicts stand in: 15 of 20 samples called what they were asked for.
+    labels = np.arange(20) % 10
+    verdicts = np.eye(10)[np.where(np.arange(20) < 15, labels, (labels + 1) % 10)]
+    monkeypatch.setattr(quality, "class_probabilities", lambda c, images: verdicts)
+    scored = quality.measure_coverage(classifier, np.zeros((20, 28, 28, 1)), labels)
+    assert scored["label_accuracy"] == pytest.approx(0.75)
+    assert "label_accuracy" not in quality.measure_coverage(classifier, np.zeros((20, 28, 28, 1)))
+
+
 def test_precision_and_recall_on_known_sets():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(300, 4))

@@ -18,11 +18,23 @@ from training.evaluation.classifier import classifier_features
 COVERAGE_SHARE = 0.01  # a class counts as drawn when at least 1% of the samples fall in it
 
 
+def requested_labels(model, num_samples):
+    """The classes a conditional model is asked for in `model_samples`: 0, 1, 2, ... in turn
+    (None for other models)."""
+    if not model.capabilities.conditional:
+        return None
+    return (np.arange(num_samples) % model.num_classes).astype(np.int32)
+
+
 def model_samples(model, num_samples=10000, seed=0, chunk=1000):
     """num_samples images from the model, drawn `chunk` at a time with seeds [seed, i] (the
-    draws the FD and Parzen protocols use)."""
-    return np.concatenate([np.asarray(model.sample(min(chunk, num_samples - i), seed=[seed, j]))
-                           for j, i in enumerate(range(0, num_samples, chunk))])
+    draws the FD and Parzen protocols use); a conditional model draws `requested_labels`."""
+    labels = requested_labels(model, num_samples)
+    given = lambda i, size: {} if labels is None else {"labels": labels[i:i + size]}
+    return np.concatenate([
+        np.asarray(model.sample(min(chunk, num_samples - i), seed=[seed, j],
+                                **given(i, min(chunk, num_samples - i))))
+        for j, i in enumerate(range(0, num_samples, chunk))])
 
 
 def class_probabilities(classifier, images, batch_size=500):
@@ -85,9 +97,15 @@ def precision_recall(real_features, fake_features, k=3):
             manifold_share(real_features, fake_features, fake_radii))
 
 
-def measure_coverage(classifier, samples):
-    """`class_coverage` of samples through the classifier."""
-    return class_coverage(class_probabilities(classifier, samples))
+def measure_coverage(classifier, samples, labels=None):
+    """`class_coverage` of samples through the classifier; with the `labels` a conditional
+    model was asked for, also `label_accuracy`: the share of samples the classifier calls the
+    requested class."""
+    probabilities = class_probabilities(classifier, samples)
+    results = class_coverage(probabilities)
+    if labels is not None:
+        results["label_accuracy"] = float((probabilities.argmax(1) == np.asarray(labels)).mean())
+    return results
 
 
 def measure_precision_recall(classifier, samples, real, k=3):

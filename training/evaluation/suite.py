@@ -203,11 +203,14 @@ def evaluate(name_or_path, metrics=("nll",), num_samples=5000, max_images=None, 
             f"Frechet distance between the mnist_classifier feature-layer activations of "
             f"{len(samples)} model samples ({samples_are}) and {len(real)} grey test images")
     if "coverage" in metrics:
-        results.update(quality.measure_coverage(classifier_model, samples))
+        requested = quality.requested_labels(model, len(samples))
+        results.update(quality.measure_coverage(classifier_model, samples, requested))
         results["protocol"]["coverage"] = (
             f"the mnist_classifier's labels for {len(samples)} model samples ({samples_are}): "
             "the share of each digit, its entropy in nats (uniform: log 10 = 2.303) and the "
-            f"digits drawn at least {100 * quality.COVERAGE_SHARE:g}% of the time")
+            f"digits drawn at least {100 * quality.COVERAGE_SHARE:g}% of the time" + (
+                "; label accuracy: the share of samples called the digit they were drawn as "
+                f"(0, 1, 2, ... in turn)" if requested is not None else ""))
     if "precision_recall" in metrics:
         real = dataset.test.x[:len(samples)]
         precision, recall = quality.measure_precision_recall(classifier_model, samples, real)
@@ -267,6 +270,9 @@ def format_results(results):
     if "class_entropy" in results:
         lines.append(f"Class coverage: entropy {results['class_entropy']:.3f} nats (uniform "
                      f"2.303), {results['classes_covered']} of 10 digits drawn")
+    if "label_accuracy" in results:
+        lines.append(f"Label accuracy of the conditional samples: "
+                     f"{100 * results['label_accuracy']:.2f}%")
     if "precision" in results:
         lines.append(f"Precision {results['precision']:.3f}, recall {results['recall']:.3f}")
     return "\n".join(lines)
