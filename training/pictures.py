@@ -1,5 +1,7 @@
 """Pictures: sample grids and reconstructions next to their inputs, as PNG files or arrays."""
 
+import textwrap
+
 import numpy as np
 
 from zoo.atomic import atomic_path
@@ -35,7 +37,9 @@ def save_png(path, grid, title=None, scale=4):
     import matplotlib.pyplot as plt
 
     h, w = grid.shape[0] * scale, grid.shape[1] * scale
-    title_px = 30 if title else 0
+    if title:  # wrapped to the picture's width (about 7 pixels per character at 9 points)
+        title = "\n".join(textwrap.wrap(title, max(20, int(w / 7))))
+    title_px = 16 + 13 * title.count("\n") + 14 if title else 0
     fig = plt.figure(figsize=(w / 100, (h + title_px) / 100), dpi=100)
     ax = fig.add_axes([0, 0, 1, h / (h + title_px)])
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,

@@ -111,7 +111,14 @@ def test_every_preset_loads_in_a_fresh_process_with_its_golden_values(tmp_path):
                                        err_msg=f"{name}: {key}")
 
 
-@pytest.mark.parametrize("name", GENERATIVE)
+# One preset per family of signatures runs by default (the harness exports every model class
+# in tests/zoo/test_export.py); the others' trained weights are exported under -m slow.
+SERVED_BY_DEFAULT = ("vae_mnist", "cvae_mnist", "m1m2_mnist_100", "pixel_lstm_pokemon",
+                     "vrae_jsb", "vaegan_mnist")
+
+
+@pytest.mark.parametrize("name", [pytest.param(p, marks=[pytest.mark.slow] * (
+    p not in SERVED_BY_DEFAULT)) for p in GENERATIVE])
 def test_every_preset_exports_and_serves_in_the_session_loader(name, tmp_path, monkeypatch):
     """The SavedModel of each preset runs in a fresh process through TF Serving's loader (the
     TF1 session loader, importing neither the project nor TFP) and agrees with Python."""
