@@ -64,6 +64,35 @@ class GenerativeModel(keras.Model):
         """Named outputs of the exported `sample` signature (at least "x")."""
         return {"x": self.sample(num_samples, seed=seed, **condition)}
 
+    # --- anomaly detection ----------------------------------------------------------------
+    @property
+    def anomaly_score_kind(self):
+        """What `anomaly_score` measures, for protocols and cards (None: nothing to score)."""
+        if self.capabilities.density == "exact":
+            return "negative log-likelihood -log p(x) (exact)"
+        if self.capabilities.density == "bound":
+            return ("negative log-likelihood estimate -log p(x) (importance-weighted bound, "
+                    "k samples from q)")
+        if self.capabilities.adversarial:
+            return "negative discriminator logit -logit D(x)"
+        return None
+
+    def anomaly_score(self, x, num_samples=100, seed=None, chunk_size=None, **condition):
+        """Per-example anomaly scores [B], higher = more unusual (`anomaly_score_kind`).
+
+        Models with a density score -log p(x) (exact, or the importance-weighted estimate with
+        `num_samples` draws and `seed`); GANs score -logit D(x), their discriminator's doubt;
+        the autoencoder its reconstruction error. Models without any raise
+        NotImplementedError. Exported as the `score` signature.
+        """
+        if self.capabilities.has_density:
+            extra = {} if chunk_size is None else {"chunk_size": chunk_size}
+            return -self.log_prob(x, num_samples=num_samples, seed=seed, **extra, **condition)
+        if self.capabilities.adversarial:
+            return -self.discriminate(x, **condition)
+        raise NotImplementedError(f"{type(self).__name__} has no density, discriminator or "
+                                  "reconstruction to score anomalies with.")
+
     @property
     def modality(self):
         """The data modality the model reads ("image", "palette_image", "piano_roll")."""

@@ -14,6 +14,7 @@ layout) with one SignatureDef per endpoint (DESIGN.md), plus `models.config` for
 | complete | x, num_known (int32 scalar), seed (int32 [2]) | x (pixels >= num_known drawn) |
 | generate | z | x (adversarial models: G(z)) |
 | discriminate | x | probability (D(x), that x is real), logits (adversarial models) |
+| score | x, num_samples (int32 scalar), seed (int32 [2]) | score (anomaly score, higher = more unusual: -log p(x), -logit D(x) for GANs, the reconstruction error for the autoencoder) |
 
 Models with an exact density (the autoregressive ones) compute `log_prob` exactly and ignore
 `num_samples` and `seed`, which they accept so that every density has one signature; they add
@@ -25,7 +26,7 @@ a `mask` [None, None] (1 = the step counts) in `log_prob`, `serving_default` and
 `num_steps` (int32 scalar) in `sample` and `decode` (see `sequence_endpoints`).
 
 Conditional models add `labels` (int32 [None], one class per example or per sample) to the
-signatures named by `model.labelled_endpoints` (the CVAE: all five; M2: decode and sample), and
+signatures named by `model.labelled_endpoints` (the CVAE: all six; M2: decode and sample), and
 the semi-supervised model adds `classify` (x -> probabilities, label).
 
 Inputs have batch dimension None and the model's event shape. Randomness comes only from
@@ -120,7 +121,16 @@ def standard_endpoints(model):
                                            chunk_size=LOG_PROB_CHUNK,
                                            **given(labels, tf.shape(x)[0]))}
 
+    def score(x, num_samples, seed, labels=None):
+        num_samples = _checked(num_samples, _count_assertions(num_samples))
+        x = checked_x(x)
+        return {"score": model.anomaly_score(x, num_samples=num_samples, seed=seed,
+                                             chunk_size=LOG_PROB_CHUNK,
+                                             **given(labels, tf.shape(x)[0]))}
+
     endpoints = {"sample": (sample, [n_spec, seed_spec])}
+    if model.anomaly_score_kind is not None:
+        endpoints["score"] = (score, [x_spec, n_spec, seed_spec])
     if capabilities.latent == "single":
         z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
         endpoints.update({"serving_default": (serving_default, [x_spec]),
@@ -202,6 +212,14 @@ def sequence_endpoints(model):
                                                chunk_size=LOG_PROB_CHUNK, mask=mask)}
 
         endpoints["log_prob"] = (log_prob, [x_spec, mask_spec, n_spec, seed_spec])
+
+        def score(x, mask, num_samples, seed):
+            num_samples = _checked(num_samples, _count_assertions(num_samples))
+            x, mask = given(x, mask)
+            return {"score": model.anomaly_score(x, num_samples=num_samples, seed=seed,
+                                                 chunk_size=LOG_PROB_CHUNK, mask=mask)}
+
+        endpoints["score"] = (score, [x_spec, mask_spec, n_spec, seed_spec])
     if capabilities.latent == "single":
         def serving_default(x, mask):
             x, mask = given(x, mask)

@@ -63,9 +63,13 @@ def test_every_model_exports_and_serves(model_case, tmp_path):
         {"classify"} if capabilities.classifier else set()) | (
         {"complete"} if capabilities.completion else set()) | (
         {"generate", "discriminate"} if capabilities.adversarial else set()) | (
+        {"score"} if model.anomaly_score_kind else set()) | (
         set(model.serving_endpoints()))  # a model's own signatures (DRAW: canvases)
     assert set(model.exported_endpoints()) == expected
     assert set(json.loads(str(out["signatures"]))) == expected
+    if model.anomaly_score_kind:  # the loader's k and seed, as for log_prob
+        np.testing.assert_allclose(out["score"], model.anomaly_score(
+            x, num_samples=16, seed=np.array([1, 2]), **given("score")), rtol=1e-5, atol=1e-3)
     np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])  # seeded
     if capabilities.completion:  # the first half kept, seeded, as the Python model draws
         half = x.shape[1] * x.shape[2] // 2
@@ -161,8 +165,8 @@ def check_sequence_export(model, x, tmp_path):
                                mask=mask)
     assert json.loads(str(out["imported_project_or_tfp"])) == []
     single = model.capabilities.latent == "single"
-    expected = {"serving_default", "sample", "log_prob"} | ({"encode", "decode"} if single
-                                                           else set())
+    expected = {"serving_default", "sample", "log_prob", "score"} | (
+        {"encode", "decode"} if single else set())
     assert set(json.loads(str(out["signatures"]))) == set(model.exported_endpoints()) == expected
     seed, steps = np.array([1, 2]), x.shape[1]
     np.testing.assert_array_equal(out["sample_a1_x"], out["sample_a2_x"])
@@ -171,6 +175,7 @@ def check_sequence_export(model, x, tmp_path):
                                                                    num_steps=steps))
     np.testing.assert_allclose(out["log_prob"], model.log_prob(x, num_samples=16, seed=seed,
                                                                mask=mask), atol=1e-3)
+    np.testing.assert_allclose(out["score"], -out["log_prob"], atol=1e-6)  # -log p(x)
     if single:
         np.testing.assert_allclose(out["reconstruction"], model.reconstruct(x, mask=mask),
                                    atol=1e-5)

@@ -100,6 +100,8 @@ def check_export(export_dir, x, labels=None, mask=None):
     if has("discriminate"):
         for k, v in run("discriminate", x=x).items():
             out[f"discriminate_{k}"] = v
+    if has("score"):
+        out["score"] = run("score", x=x, num_samples=np.int32(16), seed=seed_a)["score"]
     if "classify" in model.signatures:
         for k, v in run("classify", x=x).items():
             out[f"classify_{k}"] = v

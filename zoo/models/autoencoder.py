@@ -60,3 +60,9 @@ class Autoencoder(EncoderDecoderModel):
     def log_prob(self, x, num_samples=5000, seed=None, chunk_size=500):
         raise NotImplementedError("The deterministic Autoencoder defines no density p(x); "
                                   "use a VAE or IWAE for log-likelihoods.")
+
+    anomaly_score_kind = "reconstruction error -log p(x | decoder(encoder(x)))"
+
+    def anomaly_score(self, x, num_samples=None, seed=None, chunk_size=None):
+        """The reconstruction error -log p(x | z = f(x)) [B] (num_samples, seed: ignored)."""
+        return self.per_example_losses(x)["reconstruction"]

@@ -44,7 +44,7 @@ class ConditionalDCGAN(DCGAN):
                                               objective="conditional non-saturating gan")
     options = merge_options(DCGAN.options, (
         Option("num_classes", int, 10, "number of classes", minimum=2),))
-    labelled_endpoints = ("sample", "generate", "discriminate")
+    labelled_endpoints = ("sample", "generate", "discriminate", "score")
 
     def __init__(self, num_classes=10, **kwargs):
         if int(num_classes) < 2:

@@ -23,7 +23,7 @@ class ConditionalPixelCNN(PixelCNN):
                                                  objective="conditional exact nll")
     options = merge_options(PixelCNN.options, (
         Option("num_classes", int, 10, "number of classes", minimum=2),))
-    labelled_endpoints = ("sample", "log_prob", "complete")
+    labelled_endpoints = ("sample", "log_prob", "complete", "score")
 
     def __init__(self, num_classes=10, **kwargs):
         if int(num_classes) < 2:

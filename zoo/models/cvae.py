@@ -42,7 +42,7 @@ class CVAE(VAE):
                                             objective="conditional elbo")
     options = merge_options(VAE.options, (
         Option("num_classes", int, 10, "number of classes", minimum=2),))
-    labelled_endpoints = ("serving_default", "encode", "decode", "sample", "log_prob")
+    labelled_endpoints = ("serving_default", "encode", "decode", "sample", "log_prob", "score")
 
     def __init__(self, num_classes=10, **kwargs):
         if int(num_classes) < 2:
