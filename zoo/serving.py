@@ -101,3 +101,8 @@ class ServingClient:
     def log_prob(self, x, num_samples=1000, seed=(0, 0)):
         return self._single("log_prob", "log_prob", x=x, num_samples=int(num_samples),
                             seed=list(seed))
+
+    def score(self, x, num_samples=100, seed=(0, 0)):
+        """Anomaly scores (higher = more unusual), the model's `anomaly_score`."""
+        return self._single("score", "score", x=x, num_samples=int(num_samples),
+                            seed=list(seed))

@@ -88,6 +88,8 @@ def test_round_trip_through_rest(served):
     assert drawn["x"].shape == (5, 8, 8, 1) and drawn["z"].shape == (5, 4)
     np.testing.assert_allclose(client.log_prob(x, 16, seed=(1, 2)),
                                model.log_prob(x, num_samples=16, seed=(1, 2)), atol=1e-3)
+    np.testing.assert_allclose(client.score(x, 16, seed=(1, 2)),
+                               model.anomaly_score(x, num_samples=16, seed=(1, 2)), atol=1e-3)
 
 
 def test_errors_carry_the_servers_message(served):
