@@ -94,6 +94,8 @@ TINY_FLAGS = {
     "benchmark": {"--dataset": "digits", "--steps": "2", "--windows": "1", "--warmup": "0",
                   "--steps-per-execution": "1", "--no-torch": None},
     "evaluate": {"--max-images": "20", "--num-samples": "10"},
+    "anomaly": {"--dataset": "digits", "--epochs": "1", "--nll-samples": "2",
+                "--score-samples": "2", "--digits": "0"},
 }
 
 

@@ -98,6 +98,19 @@ def parser():
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0 silent, 1 progress bar, 2 one line per epoch (default 1)")
 
+    a = sub.add_parser("anomaly", help="anomaly detection, the MNIST protocol: for each held-out "
+                       "digit train on the other nine, score the full test set, AUROC and "
+                       "AUPRC next to PCA and kNN baselines")
+    add_option_flags(a, skip=("exclude_classes",))
+    a.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9",
+                   help="the held-out digits, one model each (default 0,...,9)")
+    a.add_argument("--score-samples", type=int, default=100,
+                   help="k of the importance-sampled -log p(x) of bound models (default 100)")
+    a.add_argument("--no-baselines", action="store_true",
+                   help="skip the PCA and kNN baselines")
+    a.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0 silent, 1 progress bars, 2 one line per epoch (default 1)")
+
     sub.add_parser("models", help="list the models with what each can do")
     sub.add_parser("datasets", help="list the data sets with their modality")
     d = sub.add_parser("palette-dataset", help="turn a folder of your own RGB images into a "

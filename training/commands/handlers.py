@@ -21,6 +21,28 @@ def _train(args, verbose):
     print(summary(*train(args, verbose=verbose)))
 
 
+def _anomaly(args, verbose):
+    from training.anomaly import format_table, run_protocol
+    from training.run.options import resolve_recipe
+
+    digits = [d for d in str(args.pop("digits")).split(",") if d.strip()]
+    try:
+        digits = [int(d) for d in digits]
+    except ValueError:
+        raise ValueError(f"--digits expects class indices such as 0,1,2, got {digits}.") from None
+    num_samples, baselines = args.pop("score_samples"), not args.pop("no_baselines")
+    if num_samples < 1:
+        raise ValueError(f"--score-samples must be at least 1, got {num_samples}.")
+    out = args.get("out") or f"runs/anomaly_{args.get('model') or 'vae'}"
+    recipe = resolve_recipe({k: v for k, v in args.items() if k != "out"})
+    recipe.pop("out")
+    results = run_protocol(recipe, digits, out, num_samples=num_samples, baselines=baselines,
+                           verbose=verbose)
+    print(format_table(results))
+    print(f"Results: {os.path.join(out, 'anomaly.json')} (table: anomaly.md, pictures: "
+          "extremes.png)")
+
+
 def _evaluate(args, verbose):
     from training.evaluation.suite import evaluate, format_results, parse_metrics
     from zoo.atomic import write_json
@@ -230,7 +252,8 @@ def _experiment(name):
 
 
 COMMANDS = {
-    "train": _train, "evaluate": _evaluate, "plot": _plot, "make-preset": _make_preset,
+    "train": _train, "anomaly": _anomaly, "evaluate": _evaluate, "plot": _plot,
+    "make-preset": _make_preset,
     "leaderboard": _leaderboard, "train-classifier": _train_classifier, "export": _export,
     "benchmark": _benchmark, "models": _models, "datasets": _datasets,
     "palette-dataset": _palette_dataset, "sample": _sample, "compress": _compress,

@@ -37,4 +37,4 @@ from training.data.music import (  # noqa: F401
 from training.data.pipelines import (  # noqa: F401
     BINARIZATIONS, STATIC_BINARIZATION_SEED, TEST_BINARIZATION_SEED, batch_targets, binarize,
     eval_pipeline, labelled_subset, method_targets, prepare, semi_supervised_pipeline,
-    train_pipeline)
+    train_pipeline, without_classes)

@@ -108,6 +108,35 @@ def prepare(dataset, binarization="dynamic"):
     return _PREPARERS[dataset.modality](dataset, binarization)
 
 
+def without_classes(arrays, classes):
+    """`arrays` (from `prepare`) with the training and validation examples of `classes` left
+    out; the test split keeps every class (the anomaly-detection protocol: train on the normal
+    classes, score the full test set). DataError when the data have no labels or a class has
+    no training examples."""
+    classes = sorted({int(c) for c in classes})
+    y_train = np.asarray(arrays["y_train"])
+    if (y_train < 0).all():
+        raise DataError("--exclude-classes needs labelled data; this data set has no labels.")
+    missing = [c for c in classes if not (y_train == c).any()]
+    if missing:
+        raise DataError(f"--exclude-classes: no training example has class "
+                        f"{', '.join(map(str, missing))} (classes present: "
+                        f"{', '.join(map(str, np.unique(y_train[y_train >= 0])))}).")
+    kept = dict(arrays)
+    for split in ("train", "val"):
+        keep = ~np.isin(np.asarray(arrays[f"y_{split}"]), classes)
+        if not keep.any():
+            raise DataError(f"--exclude-classes {','.join(map(str, classes))} leaves no "
+                            f"{split} examples.")
+        for key, value in arrays.items():
+            if key.endswith(f"_{split}") and hasattr(value, "__len__") and \
+                    len(value) == len(keep):
+                kept[key] = np.asarray(value)[keep]
+    kept["protocol"] = (f"{arrays.get('protocol', '')}; classes {', '.join(map(str, classes))} "
+                        "left out of training and validation (the test set keeps them)")
+    return kept
+
+
 def train_pipeline(x, batch_size, dynamic_binarization, seed=0, y=None, shard=None):
     """Shuffled, batched, prefetched tf.data pipeline; binarizes each batch when dynamic.
 

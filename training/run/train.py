@@ -256,6 +256,8 @@ def prepare_run(recipe, strategy):
     keras.utils.set_random_seed(recipe["seed"])
     dataset = data_lib.load_dataset(recipe["dataset"], recipe["data_path"])
     arrays = data_lib.prepare(dataset, recipe["binarization"])
+    if recipe.get("exclude_classes"):
+        arrays = data_lib.without_classes(arrays, recipe["exclude_classes"])
     # --batch-size is per replica; the pipeline of `fit` yields global batches.
     global_batch = recipe["batch_size"] * strategy.num_replicas_in_sync
     train_ds, val_ds, steps_per_epoch, data_note = training_data(
