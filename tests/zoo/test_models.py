@@ -60,6 +60,9 @@ def test_capabilities_and_options_are_declared(model_case):
         expected.add("complete")
     if capabilities.adversarial:
         expected |= {"generate", "discriminate"}
+    if capabilities.has_density or capabilities.adversarial or \
+            capabilities.objective == "reconstruction":  # the autoencoder's error
+        expected.add("score")
     assert set(model.exported_endpoints()) == expected | set(model.serving_endpoints())
 
 

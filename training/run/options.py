@@ -55,7 +55,7 @@ RUN_OPTIONS = (
     Option("keep_best", bool, False, "at the end, keep the weights of the epoch with the lowest "
            "validation loss (kept across --resume)", argument=None),
     Option("exclude_classes", list, None, "train and validate without the examples of these "
-           "classes (the test set keeps them: the anomaly-detection protocol)", minimum=0,
+           "classes; the test set keeps them (the anomaly detection protocol)", minimum=0,
            argument=None),
     Option("out", str, None, "model folder (default runs/<model>_<dataset>)", argument=None),
 )
