@@ -114,23 +114,19 @@ def standard_endpoints(model):
         num_samples = _checked(num_samples, _count_assertions(num_samples))
         return model.sample_outputs(num_samples, seed, **given(labels, num_samples))
 
-    def log_prob(x, num_samples, seed, labels=None):
-        num_samples = _checked(num_samples, _count_assertions(num_samples))
-        x = checked_x(x)
-        return {"log_prob": model.log_prob(x, num_samples=num_samples, seed=seed,
-                                           chunk_size=LOG_PROB_CHUNK,
-                                           **given(labels, tf.shape(x)[0]))}
+    def per_example(method, output):
+        """A signature (x, num_samples, seed[, labels]) -> {output: method(...)} [batch]."""
+        def endpoint(x, num_samples, seed, labels=None):
+            num_samples = _checked(num_samples, _count_assertions(num_samples))
+            x = checked_x(x)
+            return {output: method(x, num_samples=num_samples, seed=seed,
+                                   chunk_size=LOG_PROB_CHUNK, **given(labels, tf.shape(x)[0]))}
 
-    def score(x, num_samples, seed, labels=None):
-        num_samples = _checked(num_samples, _count_assertions(num_samples))
-        x = checked_x(x)
-        return {"score": model.anomaly_score(x, num_samples=num_samples, seed=seed,
-                                             chunk_size=LOG_PROB_CHUNK,
-                                             **given(labels, tf.shape(x)[0]))}
+        return endpoint, [x_spec, n_spec, seed_spec]
 
     endpoints = {"sample": (sample, [n_spec, seed_spec])}
     if model.anomaly_score_kind is not None:
-        endpoints["score"] = (score, [x_spec, n_spec, seed_spec])
+        endpoints["score"] = per_example(model.anomaly_score, "score")
     if capabilities.latent == "single":
         z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
         endpoints.update({"serving_default": (serving_default, [x_spec]),
@@ -142,7 +138,7 @@ def standard_endpoints(model):
 
         endpoints["classify"] = (classify, [x_spec])
     if capabilities.has_density:
-        endpoints["log_prob"] = (log_prob, [x_spec, n_spec, seed_spec])
+        endpoints["log_prob"] = per_example(model.log_prob, "log_prob")
     if capabilities.completion:
         def complete(x, num_known, seed, labels=None):
             x = checked_x(x)
@@ -203,23 +199,20 @@ def sequence_endpoints(model):
         num_samples = _checked(num_samples, _count_assertions(num_samples))
         return model.sample_outputs(num_samples, seed, num_steps=num_steps)
 
+    def per_example(method, output):
+        """A signature (x, mask, num_samples, seed) -> {output: method(...)} [batch]."""
+        def endpoint(x, mask, num_samples, seed):
+            num_samples = _checked(num_samples, _count_assertions(num_samples))
+            x, mask = given(x, mask)
+            return {output: method(x, num_samples=num_samples, seed=seed,
+                                   chunk_size=LOG_PROB_CHUNK, mask=mask)}
+
+        return endpoint, [x_spec, mask_spec, n_spec, seed_spec]
+
     endpoints = {"sample": (sample, [n_spec, seed_spec, steps_spec])}
     if capabilities.has_density:
-        def log_prob(x, mask, num_samples, seed):
-            num_samples = _checked(num_samples, _count_assertions(num_samples))
-            x, mask = given(x, mask)
-            return {"log_prob": model.log_prob(x, num_samples=num_samples, seed=seed,
-                                               chunk_size=LOG_PROB_CHUNK, mask=mask)}
-
-        endpoints["log_prob"] = (log_prob, [x_spec, mask_spec, n_spec, seed_spec])
-
-        def score(x, mask, num_samples, seed):
-            num_samples = _checked(num_samples, _count_assertions(num_samples))
-            x, mask = given(x, mask)
-            return {"score": model.anomaly_score(x, num_samples=num_samples, seed=seed,
-                                                 chunk_size=LOG_PROB_CHUNK, mask=mask)}
-
-        endpoints["score"] = (score, [x_spec, mask_spec, n_spec, seed_spec])
+        endpoints["log_prob"] = per_example(model.log_prob, "log_prob")
+        endpoints["score"] = per_example(model.anomaly_score, "score")
     if capabilities.latent == "single":
         def serving_default(x, mask):
             x, mask = given(x, mask)
