@@ -3,6 +3,7 @@ samplers that agree with teacher forcing, free bits, interpolation and input err
 
 import itertools
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -87,6 +88,9 @@ def test_importance_sampling_tightens_the_bound(name):
 
 @pytest.mark.parametrize("name", ["vrae", "vrnn"])
 def test_free_bits_make_a_small_kl_cost_a_constant(name):
+    # Initial weights come from Keras' global seed (the model's seed drives sampling only):
+    # unseeded, one CI process drew a VRNN whose untrained KL reached 14.5 nats in 8 steps.
+    keras.utils.set_random_seed(0)
     model = small(name, free_bits=1.0)
     x, mask = piano_rolls(4, STEPS, seed=5), step_masks(4, STEPS)
     terms = model.per_example_losses(x, mask, training=True)
