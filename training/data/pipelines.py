@@ -129,9 +129,9 @@ def without_classes(arrays, classes):
             raise DataError(f"--exclude-classes {','.join(map(str, classes))} leaves no "
                             f"{split} examples.")
         for key, value in arrays.items():
-            if key.endswith(f"_{split}") and hasattr(value, "__len__") and \
+            if key.endswith(f"_{split}") and isinstance(value, np.ndarray) and \
                     len(value) == len(keep):
-                kept[key] = np.asarray(value)[keep]
+                kept[key] = value[keep]
     kept["protocol"] = (f"{arrays.get('protocol', '')}; classes {', '.join(map(str, classes))} "
                         "left out of training and validation (the test set keeps them)")
     return kept
